@@ -1,0 +1,54 @@
+/*
+ * kiwi's configuration, parsed once by the supervisor as root and
+ * inherited by every worker across fork.
+ */
+#ifndef KIWI_CONFIG_H
+#define KIWI_CONFIG_H
+
+#include <net/if.h>
+#include <stdio.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "addr.h"
+
+#define KIWI_VERSION "0.1.0"
+#define KIWI_MAX_CIDRS 64
+#define KIWI_URL_MAX 1024
+#define KIWI_NODE_MAX 254
+#define KIWI_USER_MAX 64
+#define KIWI_KEY_PREFIX "/kiwi/publicips/"
+#define KIWI_CHAIN "KUBE-PUBLIC"
+#define KIWI_LABEL_SUFFIX ":kube"
+#define KIWI_DEFAULT_TTL 10
+#define KIWI_MIN_TTL 2
+#define KIWI_MAX_TTL 3600
+#define KIWI_DEFAULT_MAX_ADDRESSES 16384
+#define KIWI_XTABLES_LOCK "/run/xtables.lock"
+
+struct kiwi_config {
+	char ifname[IFNAMSIZ];
+	char label[IFNAMSIZ]; /* "<ifname>:kube" */
+	struct kiwi_cidr cidrs[KIWI_MAX_CIDRS];
+	size_t ncidrs;
+	char kube_endpoint[KIWI_URL_MAX];
+	char etcd_endpoints[KIWI_URL_MAX]; /* comma-separated */
+	unsigned int ttl;
+	uint32_t mark;
+	char node_name[KIWI_NODE_MAX + 1];
+	char user[KIWI_USER_MAX];
+	bool user_given;
+	unsigned int max_addresses;
+	int verbose;
+};
+
+/* Defaults that need no lookup; node_name is filled by config_parse. */
+void config_defaults(struct kiwi_config *c);
+/*
+ * Parse the command line.  Returns 0 to run, 1 when --help or --version
+ * was handled (exit 0), or -EINVAL after printing what was wrong.
+ */
+int config_parse(struct kiwi_config *c, int argc, char **argv);
+void config_usage(FILE *f);
+
+#endif

@@ -1,0 +1,158 @@
+/*
+ * The messages kiwi's processes exchange.
+ *
+ * Transport: AF_UNIX SOCK_SEQPACKET socketpairs made by the supervisor,
+ * so that one send is one message and a receiver can see truncation.
+ *
+ * Every message starts with an 8-byte header:
+ *
+ *	offset 0  u8   version   KIWI_MSG_VERSION
+ *	offset 1  u8   type      enum kiwi_msg_type
+ *	offset 2  u16  reserved  must be zero
+ *	offset 4  u32  length    body length in bytes, after the header
+ *
+ * followed by the body.  Multi-byte fields are in host byte order: both
+ * ends are on one machine and one binary.  A message is at most
+ * KIWI_MSG_MAX bytes in all; the receiver checks the version, the
+ * reserved field, that the length matches what arrived, and that the
+ * body has exactly the size its type implies, before it looks inside.
+ *
+ * Bodies:
+ *
+ *   (empty)   SHUTDOWN, SYNC_BEGIN, SYNC_END, RELEASE_ALL, RELEASE_ALL_DONE
+ *
+ *   addr      UNDESIRE, RELEASE                            20 bytes
+ *	offset 0  u8   family     4 or 6
+ *	offset 1  u8   reserved[3]
+ *	offset 4  u8   address[16] IPv4 in the first 4 bytes, rest zero
+ *
+ *   ipset     DESIRE, CLAIM                  168 + 132 * nrules bytes
+ *	offset 0   addr (as above)
+ *	offset 20  u16  nrules     at most KIWI_MAX_RULES
+ *	offset 22  u16  reserved
+ *	offset 24  char service[KIWI_NAME_LEN]  "namespace/name", NUL-padded
+ *	offset 152 u32  reserved[4]
+ *	offset 168 rule[nrules], each 132 bytes:
+ *		offset 0  u8   proto     6 (tcp), 17 (udp) or 132 (sctp)
+ *		offset 1  u8   reserved
+ *		offset 2  u16  port      1..65535
+ *		offset 4  char comment[KIWI_NAME_LEN]  NUL-padded
+ *
+ *   result    RESULT                                       24 bytes
+ *	offset 0  addr
+ *	offset 20 i32  error      0, or a negative errno value
+ *
+ * Names (service, comment) are Kubernetes "namespace/name" strings:
+ * at most KIWI_NAME_LEN - 1 bytes of [A-Za-z0-9._/-], NUL-terminated,
+ * with every byte after the terminator zero.
+ */
+#ifndef KIWI_MSG_H
+#define KIWI_MSG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "addr.h"
+
+#define KIWI_MSG_VERSION 1
+#define KIWI_MSG_HDRLEN 8
+#define KIWI_MSG_MAX 65536
+#define KIWI_NAME_LEN 128
+#define KIWI_MAX_RULES 256
+
+#define KIWI_ADDR_WIRELEN 20
+#define KIWI_IPSET_WIRELEN 168
+#define KIWI_RULE_WIRELEN 132
+#define KIWI_RESULT_WIRELEN 24
+
+enum kiwi_msg_type {
+	MSG_SHUTDOWN = 1,	  /* supervisor -> worker: clean up, exit */
+	MSG_SYNC_BEGIN = 2,	  /* watcher -> claimer: full set follows */
+	MSG_SYNC_END = 3,	  /* watcher -> claimer: drop what was not sent */
+	MSG_DESIRE = 4,		  /* watcher -> claimer: want ip with rules */
+	MSG_UNDESIRE = 5,	  /* watcher -> claimer: no longer want ip */
+	MSG_CLAIM = 6,		  /* claimer -> netagent: hold ip, these rules */
+	MSG_RELEASE = 7,	  /* claimer -> netagent: drop ip */
+	MSG_RELEASE_ALL = 8,	  /* claimer -> netagent: drop every ip */
+	MSG_RESULT = 9,		  /* netagent -> claimer: outcome of CLAIM */
+	MSG_RELEASE_ALL_DONE = 10, /* netagent -> claimer: all dropped */
+	MSG_TYPE_MAX = 10,
+};
+
+enum kiwi_proto {
+	KIWI_PROTO_TCP = 6,
+	KIWI_PROTO_UDP = 17,
+	KIWI_PROTO_SCTP = 132,
+};
+
+struct kiwi_rule {
+	uint8_t proto;
+	uint16_t port;
+	char comment[KIWI_NAME_LEN];
+};
+
+/* An address with every rule that marks its traffic. */
+struct kiwi_ipset {
+	struct kiwi_addr addr;
+	char service[KIWI_NAME_LEN];
+	size_t nrules;
+	struct kiwi_rule *rules; /* heap; ipset_free releases it */
+};
+
+struct kiwi_msg {
+	uint8_t type;
+	size_t len; /* body length */
+	uint8_t body[KIWI_MSG_MAX - KIWI_MSG_HDRLEN];
+};
+
+const char *msg_type_name(int type);
+
+/*
+ * Send one message; 0 or a negative errno.  EINTR is retried; a full
+ * socket blocks, since the peers drain their sockets promptly.
+ */
+int msg_send(int fd, uint8_t type, const void *body, size_t len);
+/*
+ * Receive one message into m.  Returns 1 for a message, 0 when the peer
+ * closed, -EAGAIN when nothing is waiting on a non-blocking socket, and
+ * -EBADMSG for a frame that is truncated, oversized or has a bad header.
+ */
+int msg_recv(int fd, struct kiwi_msg *m);
+/* Check a raw frame; fills type and len.  0 or -EBADMSG. */
+int msg_parse_frame(const uint8_t *buf, size_t n, struct kiwi_msg *m);
+
+/* Body codecs.  Encoders return the length, or -EMSGSIZE/-EINVAL. */
+ssize_t msg_encode_addr(const struct kiwi_addr *a, uint8_t *buf,
+    size_t cap);
+int msg_decode_addr(const uint8_t *body, size_t len, struct kiwi_addr *a);
+ssize_t msg_encode_ipset(const struct kiwi_ipset *s, uint8_t *buf,
+    size_t cap);
+/* Allocates s->rules; on error nothing is left allocated. */
+int msg_decode_ipset(const uint8_t *body, size_t len, struct kiwi_ipset *s);
+ssize_t msg_encode_result(const struct kiwi_addr *a, int error,
+    uint8_t *buf, size_t cap);
+int msg_decode_result(const uint8_t *body, size_t len, struct kiwi_addr *a,
+    int *error);
+
+/* Convenience senders built on the codecs. */
+int msg_send_addr(int fd, uint8_t type, const struct kiwi_addr *a);
+int msg_send_ipset(int fd, uint8_t type, const struct kiwi_ipset *s);
+int msg_send_result(int fd, const struct kiwi_addr *a, int error);
+
+/* Whether a name is non-empty, short enough and of allowed characters. */
+int msg_name_valid(const char *name);
+/* Copy into a NUL-padded name field; -ENAMETOOLONG or -EINVAL. */
+int msg_name_set(char *dst, const char *src);
+const char *proto_name(uint8_t proto);
+/* "tcp", "udp", "sctp" (any case) to the protocol number, or -EINVAL. */
+int proto_parse(const char *s);
+
+void ipset_init(struct kiwi_ipset *s);
+void ipset_free(struct kiwi_ipset *s);
+/* Deep copy; 0 or -ENOMEM. */
+int ipset_copy(struct kiwi_ipset *dst, const struct kiwi_ipset *src);
+/* Same address, service and rules in the same order. */
+int ipset_equal(const struct kiwi_ipset *a, const struct kiwi_ipset *b);
+
+#endif

@@ -1,0 +1,103 @@
+# Shell helpers for kiwi's namespace integration tests.  Source it; it
+# sets -eu, and removes everything the test made when the test exits,
+# whether it passed or not.
+#
+#   need_root                 skip (exit 77) unless root
+#   netns_new NAME            make a namespace kiwi-t-NAME-$$, loopback up;
+#                             prints the namespace's name
+#   etcd_start [NETNS]        start a private etcd on loopback (in NETNS if
+#                             given); sets ETCD_URL and ETCD_PID
+#   wait_for SECONDS CMD...   retry CMD every 0.1 s until it succeeds
+#   fail MESSAGE              print and exit 1
+#   on_exit CMD...            run CMD at exit (last registered runs first)
+
+set -eu
+
+KIWI_BUILD=${KIWI_BUILD:-$(pwd)}
+KIWI_SRC=${KIWI_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+T_TMP=$(mktemp -d /tmp/kiwi-test.XXXXXX)
+T_CLEANUP=()
+
+t_run_cleanup() {
+	local rc=$? i
+	set +e
+	for ((i = ${#T_CLEANUP[@]} - 1; i >= 0; i--)); do
+		eval "${T_CLEANUP[$i]}" >/dev/null 2>&1
+	done
+	rm -rf "$T_TMP"
+	exit $rc
+}
+trap t_run_cleanup EXIT
+trap 'exit 130' INT TERM
+
+on_exit() {
+	T_CLEANUP+=("$*")
+}
+
+fail() {
+	echo "FAIL: $*" >&2
+	exit 1
+}
+
+need_root() {
+	if [ "$(id -u)" != 0 ]; then
+		echo "SKIP: needs root" >&2
+		exit 77
+	fi
+}
+
+netns_new() {
+	local ns="kiwi-t-$1-$$"
+	ip netns add "$ns"
+	on_exit "ip netns del $ns"
+	ip -n "$ns" link set lo up
+	echo "$ns"
+}
+
+# A free TCP port on loopback (racy in principle, fine for tests).
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+wait_for() {
+	local secs=$1 i
+	shift
+	for ((i = 0; i < secs * 10; i++)); do
+		if "$@" >/dev/null 2>&1; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+
+etcd_start() {
+	local ns=${1:-} cport pport dir exec=()
+	cport=$(free_port)
+	pport=$(free_port)
+	dir="$T_TMP/etcd-$cport"
+	[ -n "$ns" ] && exec=(ip netns exec "$ns")
+	"${exec[@]}" etcd --name kiwi-test --data-dir "$dir" \
+		--listen-client-urls "http://127.0.0.1:$cport" \
+		--advertise-client-urls "http://127.0.0.1:$cport" \
+		--listen-peer-urls "http://127.0.0.1:$pport" \
+		--initial-advertise-peer-urls "http://127.0.0.1:$pport" \
+		--initial-cluster "kiwi-test=http://127.0.0.1:$pport" \
+		--log-level error >"$T_TMP/etcd-$cport.log" 2>&1 &
+	ETCD_PID=$!
+	on_exit "kill $ETCD_PID; wait $ETCD_PID"
+	ETCD_URL="http://127.0.0.1:$cport"
+	ETCD_NS=$ns
+	if ! wait_for 20 "${exec[@]}" curl -sf "$ETCD_URL/health"; then
+		cat "$T_TMP/etcd-$cport.log" >&2
+		fail "etcd did not start"
+	fi
+}
+
+# etcd_get KEY: the value stored at KEY, or nothing.
+etcd_get() {
+	local exec=()
+	[ -n "${ETCD_NS:-}" ] && exec=(ip netns exec "$ETCD_NS")
+	ETCDCTL_API=3 "${exec[@]}" etcdctl --endpoints "$ETCD_URL" \
+		get --print-value-only "$1"
+}

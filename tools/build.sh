@@ -1,0 +1,6 @@
+#!/bin/sh
+# Configure and build kiwi into build/ (the daemon is build/kiwi).
+set -eu
+cd "$(dirname "$0")/.."
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$(nproc)"
