@@ -61,11 +61,11 @@ addr_cmp(const struct kiwi_addr *a, const struct kiwi_addr *b)
 static bool
 addr4_is_announceable(const uint8_t *b)
 {
-	if (b[0] == 0 || b[0] == 127)	/* this network, loopback */
+	if (b[0] == 0 || b[0] == 127) /* this network, loopback */
 		return false;
-	if (b[0] >= 224)		/* multicast, reserved, broadcast */
+	if (b[0] >= 224) /* multicast, reserved, broadcast */
 		return false;
-	if (b[0] == 169 && b[1] == 254)	/* link-local */
+	if (b[0] == 169 && b[1] == 254) /* link-local */
 		return false;
 	return true;
 }
@@ -161,8 +161,7 @@ cidr_fmt(const struct kiwi_cidr *c, char *buf, size_t len)
 {
 	char a[KIWI_ADDRSTRLEN];
 
-	snprintf(buf, len, "%s/%u", addr_fmt(&c->net, a, sizeof(a)),
-	    c->prefix);
+	snprintf(buf, len, "%s/%u", addr_fmt(&c->net, a, sizeof(a)), c->prefix);
 	return buf;
 }
 
@@ -175,8 +174,8 @@ cidr_contains(const struct kiwi_cidr *c, const struct kiwi_addr *a)
 }
 
 bool
-cidr_list_contains(const struct kiwi_cidr *list, size_t n,
-    const struct kiwi_addr *a)
+cidr_list_contains(
+    const struct kiwi_cidr *list, size_t n, const struct kiwi_addr *a)
 {
 	size_t i;
 

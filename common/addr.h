@@ -50,7 +50,7 @@ int cidr_parse(const char *s, struct kiwi_cidr *out);
 const char *cidr_fmt(const struct kiwi_cidr *c, char *buf, size_t len);
 bool cidr_contains(const struct kiwi_cidr *c, const struct kiwi_addr *a);
 /* True when n == 0 (no ranges: everything is accepted) or one matches. */
-bool cidr_list_contains(const struct kiwi_cidr *list, size_t n,
-    const struct kiwi_addr *a);
+bool cidr_list_contains(
+    const struct kiwi_cidr *list, size_t n, const struct kiwi_addr *a);
 
 #endif

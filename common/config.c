@@ -24,19 +24,19 @@ enum {
 };
 
 static const struct option long_opts[] = {
-	{ "interface", required_argument, NULL, OPT_INTERFACE },
-	{ "cidr-range", required_argument, NULL, OPT_CIDR },
-	{ "kube-endpoint", required_argument, NULL, OPT_KUBE },
-	{ "etcd-endpoint", required_argument, NULL, OPT_ETCD },
-	{ "ttl", required_argument, NULL, OPT_TTL },
-	{ "mark", required_argument, NULL, OPT_MARK },
-	{ "node-name", required_argument, NULL, OPT_NODE },
-	{ "user", required_argument, NULL, OPT_USER },
-	{ "max-addresses", required_argument, NULL, OPT_MAX_ADDRESSES },
-	{ "verbose", no_argument, NULL, OPT_VERBOSE },
-	{ "help", no_argument, NULL, OPT_HELP },
-	{ "version", no_argument, NULL, OPT_VERSION },
-	{ NULL, 0, NULL, 0 },
+    {"interface", required_argument, NULL, OPT_INTERFACE},
+    {"cidr-range", required_argument, NULL, OPT_CIDR},
+    {"kube-endpoint", required_argument, NULL, OPT_KUBE},
+    {"etcd-endpoint", required_argument, NULL, OPT_ETCD},
+    {"ttl", required_argument, NULL, OPT_TTL},
+    {"mark", required_argument, NULL, OPT_MARK},
+    {"node-name", required_argument, NULL, OPT_NODE},
+    {"user", required_argument, NULL, OPT_USER},
+    {"max-addresses", required_argument, NULL, OPT_MAX_ADDRESSES},
+    {"verbose", no_argument, NULL, OPT_VERBOSE},
+    {"help", no_argument, NULL, OPT_HELP},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {NULL, 0, NULL, 0},
 };
 
 void
@@ -92,8 +92,8 @@ config_defaults(struct kiwi_config *c)
 }
 
 static int
-parse_uint(const char *opt, const char *s, unsigned long min,
-    unsigned long max, unsigned long *out)
+parse_uint(const char *opt, const char *s, unsigned long min, unsigned long max,
+    unsigned long *out)
 {
 	char *end;
 
@@ -114,8 +114,10 @@ static int
 copy_opt(const char *opt, char *dst, size_t cap, const char *s)
 {
 	if (*s == '\0' || strlen(s) >= cap) {
-		fprintf(stderr, "kiwi: --%s: value is empty or longer than"
-		    " %zu bytes\n", opt, cap - 1);
+		fprintf(stderr,
+		    "kiwi: --%s: value is empty or longer than"
+		    " %zu bytes\n",
+		    opt, cap - 1);
 		return -EINVAL;
 	}
 	memcpy(dst, s, strlen(s) + 1);
@@ -130,10 +132,12 @@ set_interface(struct kiwi_config *c, const char *s)
 
 	if (*s == '\0' || strlen(s) > max || strchr(s, ':') != NULL ||
 	    strchr(s, '/') != NULL) {
-		fprintf(stderr, "kiwi: --interface: '%s' is not an interface"
+		fprintf(stderr,
+		    "kiwi: --interface: '%s' is not an interface"
 		    " name of 1 to %zu characters without ':' or '/' (the"
 		    " address label '<if>" KIWI_LABEL_SUFFIX "' must fit %d"
-		    " bytes)\n", s, max, IFNAMSIZ - 1);
+		    " bytes)\n",
+		    s, max, IFNAMSIZ - 1);
 		return -EINVAL;
 	}
 	snprintf(c->ifname, sizeof(c->ifname), "%s", s);
@@ -150,9 +154,11 @@ add_cidr(struct kiwi_config *c, const char *s)
 		return -EINVAL;
 	}
 	if (cidr_parse(s, &c->cidrs[c->ncidrs]) < 0) {
-		fprintf(stderr, "kiwi: --cidr-range: '%s' is not a network"
+		fprintf(stderr,
+		    "kiwi: --cidr-range: '%s' is not a network"
 		    " in CIDR notation with its host bits zero (like"
-		    " 192.168.0.0/16)\n", s);
+		    " 192.168.0.0/16)\n",
+		    s);
 		return -EINVAL;
 	}
 	c->ncidrs++;
@@ -163,8 +169,10 @@ static int
 check_url(const char *opt, const char *s)
 {
 	if (strncmp(s, "http://", 7) != 0 && strncmp(s, "https://", 8) != 0) {
-		fprintf(stderr, "kiwi: --%s: '%s' is not an http:// or"
-		    " https:// URL\n", opt, s);
+		fprintf(stderr,
+		    "kiwi: --%s: '%s' is not an http:// or"
+		    " https:// URL\n",
+		    opt, s);
 		return -EINVAL;
 	}
 	return 0;
@@ -177,7 +185,7 @@ check_etcd(const char *s)
 
 	snprintf(buf, sizeof(buf), "%s", s);
 	for (tok = strtok_r(buf, ",", &save); tok != NULL;
-	    tok = strtok_r(NULL, ",", &save))
+	     tok = strtok_r(NULL, ",", &save))
 		if (check_url("etcd-endpoint", tok) < 0)
 			return -EINVAL;
 	return 0;
@@ -195,12 +203,12 @@ parse_one(struct kiwi_config *c, int ch, const char *arg)
 		return add_cidr(c, arg);
 	case OPT_KUBE:
 		if (copy_opt("kube-endpoint", c->kube_endpoint,
-		    sizeof(c->kube_endpoint), arg) < 0)
+		        sizeof(c->kube_endpoint), arg) < 0)
 			return -EINVAL;
 		return check_url("kube-endpoint", arg);
 	case OPT_ETCD:
 		if (copy_opt("etcd-endpoint", c->etcd_endpoints,
-		    sizeof(c->etcd_endpoints), arg) < 0)
+		        sizeof(c->etcd_endpoints), arg) < 0)
 			return -EINVAL;
 		return check_etcd(arg);
 	case OPT_TTL:
@@ -214,8 +222,8 @@ parse_one(struct kiwi_config *c, int ch, const char *arg)
 		c->mark = (uint32_t)v;
 		return 0;
 	case OPT_NODE:
-		return copy_opt("node-name", c->node_name,
-		    sizeof(c->node_name), arg);
+		return copy_opt(
+		    "node-name", c->node_name, sizeof(c->node_name), arg);
 	case OPT_USER:
 		c->user_given = true;
 		return copy_opt("user", c->user, sizeof(c->user), arg);
@@ -239,7 +247,8 @@ fill_node_name(struct kiwi_config *c)
 	if (c->node_name[0] != '\0')
 		return 0;
 	if (gethostname(host, sizeof(host)) < 0 || host[0] == '\0') {
-		fprintf(stderr, "kiwi: cannot read the host name; give"
+		fprintf(stderr,
+		    "kiwi: cannot read the host name; give"
 		    " --node-name\n");
 		return -EINVAL;
 	}
@@ -254,8 +263,8 @@ config_parse(struct kiwi_config *c, int argc, char **argv)
 	int ch;
 
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "i:c:k:e:vhV", long_opts,
-	    NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "i:c:k:e:vhV", long_opts, NULL)) !=
+	    -1) {
 		if (ch == OPT_HELP) {
 			config_usage(stdout);
 			return 1;
@@ -271,8 +280,8 @@ config_parse(struct kiwi_config *c, int argc, char **argv)
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "kiwi: unexpected argument '%s'\n",
-		    argv[optind]);
+		fprintf(
+		    stderr, "kiwi: unexpected argument '%s'\n", argv[optind]);
 		return -EINVAL;
 	}
 	if (c->ifname[0] == '\0') {

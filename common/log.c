@@ -49,8 +49,8 @@ log_emit(const char *level, const char *fmt, va_list ap, int err)
 	if ((size_t)n >= sizeof(line) - 2)
 		n = sizeof(line) - 2;
 	if (err != 0)
-		n += snprintf(line + n, sizeof(line) - n, ": %s",
-		    strerror(err));
+		n +=
+		    snprintf(line + n, sizeof(line) - n, ": %s", strerror(err));
 	if ((size_t)n >= sizeof(line) - 1)
 		n = sizeof(line) - 2;
 	line[n++] = '\n';

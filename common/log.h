@@ -23,10 +23,8 @@ void log_warn(const char *fmt, ...) KIWI_PRINTF(1, 2);
 void log_warnx(const char *fmt, ...) KIWI_PRINTF(1, 2);
 void log_info(const char *fmt, ...) KIWI_PRINTF(1, 2);
 void log_debug(const char *fmt, ...) KIWI_PRINTF(1, 2);
-void fatal(const char *fmt, ...) KIWI_PRINTF(1, 2)
-    __attribute__((noreturn));
-void fatalx(const char *fmt, ...) KIWI_PRINTF(1, 2)
-    __attribute__((noreturn));
+void fatal(const char *fmt, ...) KIWI_PRINTF(1, 2) __attribute__((noreturn));
+void fatalx(const char *fmt, ...) KIWI_PRINTF(1, 2) __attribute__((noreturn));
 
 /* Like log_warn, with an explicit error number (negative or positive). */
 void log_warnc(int err, const char *fmt, ...) KIWI_PRINTF(2, 3);

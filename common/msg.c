@@ -7,16 +7,16 @@
 #include <sys/socket.h>
 
 static const char *const msg_names[] = {
-	[MSG_SHUTDOWN] = "SHUTDOWN",
-	[MSG_SYNC_BEGIN] = "SYNC_BEGIN",
-	[MSG_SYNC_END] = "SYNC_END",
-	[MSG_DESIRE] = "DESIRE",
-	[MSG_UNDESIRE] = "UNDESIRE",
-	[MSG_CLAIM] = "CLAIM",
-	[MSG_RELEASE] = "RELEASE",
-	[MSG_RELEASE_ALL] = "RELEASE_ALL",
-	[MSG_RESULT] = "RESULT",
-	[MSG_RELEASE_ALL_DONE] = "RELEASE_ALL_DONE",
+    [MSG_SHUTDOWN] = "SHUTDOWN",
+    [MSG_SYNC_BEGIN] = "SYNC_BEGIN",
+    [MSG_SYNC_END] = "SYNC_END",
+    [MSG_DESIRE] = "DESIRE",
+    [MSG_UNDESIRE] = "UNDESIRE",
+    [MSG_CLAIM] = "CLAIM",
+    [MSG_RELEASE] = "RELEASE",
+    [MSG_RELEASE_ALL] = "RELEASE_ALL",
+    [MSG_RESULT] = "RESULT",
+    [MSG_RELEASE_ALL_DONE] = "RELEASE_ALL_DONE",
 };
 
 const char *
@@ -122,7 +122,7 @@ int
 msg_recv(int fd, struct kiwi_msg *m)
 {
 	uint8_t buf[KIWI_MSG_MAX];
-	struct iovec iov = { buf, sizeof(buf) };
+	struct iovec iov = {buf, sizeof(buf)};
 	struct msghdr mh;
 	ssize_t n;
 
@@ -291,8 +291,8 @@ msg_encode_ipset(const struct kiwi_ipset *s, uint8_t *buf, size_t cap)
 		p = buf + KIWI_IPSET_WIRELEN + i * KIWI_RULE_WIRELEN;
 		p[0] = r->proto;
 		put16(p + 2, r->port);
-		memcpy(p + 4, r->comment,
-		    strnlen(r->comment, KIWI_NAME_LEN - 1));
+		memcpy(
+		    p + 4, r->comment, strnlen(r->comment, KIWI_NAME_LEN - 1));
 	}
 	return (ssize_t)need;
 }
@@ -329,8 +329,9 @@ msg_decode_ipset(const uint8_t *body, size_t len, struct kiwi_ipset *s)
 		return -ENOMEM;
 	s->nrules = n;
 	for (i = 0; i < n; i++) {
-		rc = decode_rule_at(body + KIWI_IPSET_WIRELEN +
-		    i * KIWI_RULE_WIRELEN, &s->rules[i]);
+		rc = decode_rule_at(
+		    body + KIWI_IPSET_WIRELEN + i * KIWI_RULE_WIRELEN,
+		    &s->rules[i]);
 		if (rc < 0) {
 			ipset_free(s);
 			return rc;
@@ -340,8 +341,8 @@ msg_decode_ipset(const uint8_t *body, size_t len, struct kiwi_ipset *s)
 }
 
 ssize_t
-msg_encode_result(const struct kiwi_addr *a, int error, uint8_t *buf,
-    size_t cap)
+msg_encode_result(
+    const struct kiwi_addr *a, int error, uint8_t *buf, size_t cap)
 {
 	if (addr_len(a) == 0 || error > 0)
 		return -EINVAL;
@@ -353,8 +354,8 @@ msg_encode_result(const struct kiwi_addr *a, int error, uint8_t *buf,
 }
 
 int
-msg_decode_result(const uint8_t *body, size_t len, struct kiwi_addr *a,
-    int *error)
+msg_decode_result(
+    const uint8_t *body, size_t len, struct kiwi_addr *a, int *error)
 {
 	int32_t e;
 

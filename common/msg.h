@@ -67,15 +67,15 @@
 #define KIWI_RESULT_WIRELEN 24
 
 enum kiwi_msg_type {
-	MSG_SHUTDOWN = 1,	  /* supervisor -> worker: clean up, exit */
-	MSG_SYNC_BEGIN = 2,	  /* watcher -> claimer: full set follows */
-	MSG_SYNC_END = 3,	  /* watcher -> claimer: drop what was not sent */
-	MSG_DESIRE = 4,		  /* watcher -> claimer: want ip with rules */
-	MSG_UNDESIRE = 5,	  /* watcher -> claimer: no longer want ip */
-	MSG_CLAIM = 6,		  /* claimer -> netagent: hold ip, these rules */
-	MSG_RELEASE = 7,	  /* claimer -> netagent: drop ip */
-	MSG_RELEASE_ALL = 8,	  /* claimer -> netagent: drop every ip */
-	MSG_RESULT = 9,		  /* netagent -> claimer: outcome of CLAIM */
+	MSG_SHUTDOWN = 1, /* supervisor -> worker: clean up, exit */
+	MSG_SYNC_BEGIN = 2, /* watcher -> claimer: full set follows */
+	MSG_SYNC_END = 3, /* watcher -> claimer: drop what was not sent */
+	MSG_DESIRE = 4, /* watcher -> claimer: want ip with rules */
+	MSG_UNDESIRE = 5, /* watcher -> claimer: no longer want ip */
+	MSG_CLAIM = 6, /* claimer -> netagent: hold ip, these rules */
+	MSG_RELEASE = 7, /* claimer -> netagent: drop ip */
+	MSG_RELEASE_ALL = 8, /* claimer -> netagent: drop every ip */
+	MSG_RESULT = 9, /* netagent -> claimer: outcome of CLAIM */
 	MSG_RELEASE_ALL_DONE = 10, /* netagent -> claimer: all dropped */
 	MSG_TYPE_MAX = 10,
 };
@@ -123,17 +123,15 @@ int msg_recv(int fd, struct kiwi_msg *m);
 int msg_parse_frame(const uint8_t *buf, size_t n, struct kiwi_msg *m);
 
 /* Body codecs.  Encoders return the length, or -EMSGSIZE/-EINVAL. */
-ssize_t msg_encode_addr(const struct kiwi_addr *a, uint8_t *buf,
-    size_t cap);
+ssize_t msg_encode_addr(const struct kiwi_addr *a, uint8_t *buf, size_t cap);
 int msg_decode_addr(const uint8_t *body, size_t len, struct kiwi_addr *a);
-ssize_t msg_encode_ipset(const struct kiwi_ipset *s, uint8_t *buf,
-    size_t cap);
+ssize_t msg_encode_ipset(const struct kiwi_ipset *s, uint8_t *buf, size_t cap);
 /* Allocates s->rules; on error nothing is left allocated. */
 int msg_decode_ipset(const uint8_t *body, size_t len, struct kiwi_ipset *s);
-ssize_t msg_encode_result(const struct kiwi_addr *a, int error,
-    uint8_t *buf, size_t cap);
-int msg_decode_result(const uint8_t *body, size_t len, struct kiwi_addr *a,
-    int *error);
+ssize_t msg_encode_result(
+    const struct kiwi_addr *a, int error, uint8_t *buf, size_t cap);
+int msg_decode_result(
+    const uint8_t *body, size_t len, struct kiwi_addr *a, int *error);
 
 /* Convenience senders built on the codecs. */
 int msg_send_addr(int fd, uint8_t type, const struct kiwi_addr *a);

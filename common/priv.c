@@ -35,12 +35,14 @@ priv_resolve_user(const char *name, bool given, struct kiwi_user *u)
 		rc = lookup("nobody", u);
 	if (rc < 0) {
 		log_warnx("user '%s' does not exist; name an unprivileged"
-		    " user with --user", name);
+		          " user with --user",
+		    name);
 		return rc;
 	}
 	if (u->uid == 0 || u->gid == 0) {
 		log_warnx("user '%s' has uid or gid 0; the workers need an"
-		    " unprivileged user", u->name);
+		          " unprivileged user",
+		    u->name);
 		return -EPERM;
 	}
 	return 0;
@@ -58,8 +60,8 @@ check_dropped(const struct kiwi_user *u)
 {
 	if (setuid(0) == 0 || seteuid(0) == 0)
 		fatalx("regained root after dropping to %s", u->name);
-	if (getuid() != u->uid || geteuid() != u->uid ||
-	    getgid() != u->gid || getegid() != u->gid)
+	if (getuid() != u->uid || geteuid() != u->uid || getgid() != u->gid ||
+	    getegid() != u->gid)
 		fatalx("ids are not those of %s after dropping", u->name);
 }
 
@@ -69,13 +71,14 @@ priv_drop(const struct kiwi_user *u, bool keep_net)
 	int flags = CAPNG_DROP_SUPP_GRP | CAPNG_CLEAR_BOUNDING;
 
 	capng_clear(CAPNG_SELECT_BOTH);
-	if (keep_net && capng_updatev(CAPNG_ADD,
-	    CAPNG_EFFECTIVE | CAPNG_PERMITTED, CAP_NET_ADMIN, CAP_NET_RAW,
-	    -1) < 0)
+	if (keep_net &&
+	    capng_updatev(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED,
+	        CAP_NET_ADMIN, CAP_NET_RAW, -1) < 0)
 		fatalx("cannot select the network capabilities");
 	if (capng_change_id(u->uid, u->gid, flags) < 0)
 		fatalx("cannot drop to user %s with only the capabilities"
-		    " needed", u->name);
+		       " needed",
+		    u->name);
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		fatal("cannot set no-new-privs");
 	check_dropped(u);
@@ -84,7 +87,7 @@ priv_drop(const struct kiwi_user *u, bool keep_net)
 	if (keep_net) {
 		if (capng_have_capabilities(CAPNG_SELECT_CAPS) != CAPNG_PARTIAL)
 			fatalx("capabilities are not exactly"
-			    " CAP_NET_ADMIN and CAP_NET_RAW");
+			       " CAP_NET_ADMIN and CAP_NET_RAW");
 	} else if (capng_have_capabilities(CAPNG_SELECT_CAPS) != CAPNG_NONE)
 		fatalx("capabilities remain after dropping them all");
 }

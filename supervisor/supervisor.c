@@ -1,0 +1,450 @@
+#include "supervisor.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "claimer/claimer.h"
+#include "common/log.h"
+#include "common/msg.h"
+#include "common/priv.h"
+#include "common/util.h"
+#include "netagent/netagent.h"
+#include "watcher/watcher.h"
+
+/*
+ * How long each worker may take to finish after SHUTDOWN.  The claimer
+ * waits up to 3 s for the netagent and then revokes its lease with a
+ * 3 s HTTP timeout; the netagent only talks to the kernel.
+ */
+#define CLAIMER_GRACE_MS 7000
+#define NETAGENT_GRACE_MS 5000
+#define WATCHER_GRACE_MS 3000
+
+enum { W_NETAGENT, W_CLAIMER, W_WATCHER, W_COUNT };
+
+struct worker {
+	const char *name;
+	pid_t pid;
+	int fd; /* the supervisor's end of its socketpair */
+	bool running;
+};
+
+/* Both ends of every socketpair, [0] for the first named, [1] second. */
+struct channels {
+	int sup_w[2], sup_c[2], sup_n[2];
+	int w_c[2]; /* watcher, claimer */
+	int c_n[2]; /* claimer, netagent */
+};
+
+static struct worker workers[W_COUNT] = {
+    [W_NETAGENT] = {"kiwi-netagent", -1, -1, false},
+    [W_CLAIMER] = {"kiwi-claimer", -1, -1, false},
+    [W_WATCHER] = {"kiwi-watcher", -1, -1, false},
+};
+
+static int
+make_pair(int sv[2])
+{
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		log_warn("socketpair");
+		return -errno;
+	}
+	return 0;
+}
+
+static int
+make_channels(struct channels *ch)
+{
+	if (make_pair(ch->sup_w) < 0 || make_pair(ch->sup_c) < 0 ||
+	    make_pair(ch->sup_n) < 0 || make_pair(ch->w_c) < 0 ||
+	    make_pair(ch->c_n) < 0)
+		return -1;
+	return 0;
+}
+
+static void
+close_pair(int sv[2])
+{
+	if (sv[0] >= 0)
+		close(sv[0]);
+	if (sv[1] >= 0)
+		close(sv[1]);
+	sv[0] = sv[1] = -1;
+}
+
+/* The parent keeps only its own ends of the supervisor channels. */
+static void
+close_worker_ends(struct channels *ch)
+{
+	close(ch->sup_w[1]);
+	close(ch->sup_c[1]);
+	close(ch->sup_n[1]);
+	ch->sup_w[1] = ch->sup_c[1] = ch->sup_n[1] = -1;
+	close_pair(ch->w_c);
+	close_pair(ch->c_n);
+}
+
+/*
+ * The xtables lock is root-owned, and the netagent is not root by the
+ * time it needs it, so it inherits an open descriptor.
+ */
+static int
+open_xtables_lock(void)
+{
+	const char *path = getenv("XTABLES_LOCKFILE");
+	int fd;
+
+	if (path == NULL || *path == '\0')
+		path = KIWI_XTABLES_LOCK;
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		log_warn("cannot open the xtables lock %s; rule changes may"
+		         " race with iptables and kube-proxy",
+		    path);
+	return fd;
+}
+
+/* Clear close-on-exec is not needed: workers never exec. */
+static int
+run_worker(int idx, const struct kiwi_config *cfg, const struct kiwi_user *u,
+    struct channels *ch, int lock_fd)
+{
+	switch (idx) {
+	case W_NETAGENT:
+		priv_drop(u, true);
+		return netagent_main(cfg, ch->sup_n[1], ch->c_n[1], lock_fd);
+	case W_CLAIMER:
+		priv_drop(u, false);
+		return claimer_main(cfg, ch->sup_c[1], ch->w_c[1], ch->c_n[0]);
+	case W_WATCHER:
+		priv_drop(u, false);
+		return watcher_main(cfg, ch->sup_w[1], ch->w_c[0]);
+	}
+	return 1;
+}
+
+/* Close every descriptor the worker idx has no business holding. */
+static void
+close_foreign(int idx, struct channels *ch, int *lock_fd)
+{
+	close(ch->sup_w[0]);
+	close(ch->sup_c[0]);
+	close(ch->sup_n[0]);
+	if (idx != W_WATCHER) {
+		close(ch->sup_w[1]);
+		close(ch->w_c[0]);
+	}
+	if (idx != W_CLAIMER) {
+		close(ch->sup_c[1]);
+		close(ch->w_c[1]);
+		close(ch->c_n[0]);
+	}
+	if (idx != W_NETAGENT) {
+		close(ch->sup_n[1]);
+		close(ch->c_n[1]);
+		if (*lock_fd >= 0)
+			close(*lock_fd);
+		*lock_fd = -1;
+	}
+}
+
+static void
+child_signals(void)
+{
+	sigset_t all;
+
+	/*
+	 * Ctrl-C reaches the whole process group; the supervisor alone
+	 * decides the order in which workers stop.
+	 */
+	signal(SIGINT, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+}
+
+static int
+spawn(int idx, const struct kiwi_config *cfg, const struct kiwi_user *u,
+    struct channels *ch, int lock_fd, int sig_fd)
+{
+	struct worker *w = &workers[idx];
+	pid_t pid;
+
+	pid = fork();
+	if (pid < 0) {
+		log_warn("cannot fork %s", w->name);
+		return -errno;
+	}
+	if (pid == 0) {
+		close(sig_fd);
+		child_signals();
+		close_foreign(idx, ch, &lock_fd);
+		priv_set_name(w->name);
+		log_procname(w->name);
+		_exit(run_worker(idx, cfg, u, ch, lock_fd));
+	}
+	w->pid = pid;
+	w->running = true;
+	log_debug("started %s as pid %ld", w->name, (long)pid);
+	return 0;
+}
+
+static void
+log_exit(const struct worker *w, int status, bool expected)
+{
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && expected)
+		log_debug("%s exited", w->name);
+	else if (WIFEXITED(status))
+		log_warnx(
+		    "%s exited with status %d", w->name, WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		log_warnx("%s was killed by signal %d (%s)", w->name,
+		    WTERMSIG(status), strsignal(WTERMSIG(status)));
+}
+
+/*
+ * Reap what has exited.  Returns how many workers exited with a failure
+ * or unexpectedly; *all_ok is cleared on any failure.
+ */
+static int
+reap(bool expected, bool *all_ok)
+{
+	int status, i, bad = 0;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (i = 0; i < W_COUNT; i++) {
+			if (workers[i].pid != pid || !workers[i].running)
+				continue;
+			workers[i].running = false;
+			log_exit(&workers[i], status, expected);
+			if (!expected || !WIFEXITED(status) ||
+			    WEXITSTATUS(status) != 0) {
+				bad++;
+				*all_ok = false;
+			}
+		}
+	}
+	return bad;
+}
+
+static void
+drain_signalfd(int sig_fd)
+{
+	struct signalfd_siginfo si;
+
+	while (read(sig_fd, &si, sizeof(si)) == sizeof(si))
+		;
+}
+
+/* Wait for worker idx to exit, at most ms; then kill it. */
+static void
+await_worker(int idx, int sig_fd, int ms, bool *all_ok)
+{
+	struct worker *w = &workers[idx];
+	struct pollfd pfd = {.fd = sig_fd, .events = POLLIN};
+	int64_t deadline = now_ms() + ms;
+	int left;
+
+	reap(true, all_ok);
+	while (w->running && (left = (int)(deadline - now_ms())) > 0) {
+		if (poll(&pfd, 1, left) > 0)
+			drain_signalfd(sig_fd);
+		reap(true, all_ok);
+	}
+	if (!w->running)
+		return;
+	log_warnx("%s did not finish within %d ms; killing it", w->name, ms);
+	kill(w->pid, SIGKILL);
+	while (w->running && waitpid(w->pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	w->running = false;
+	*all_ok = false;
+}
+
+static void
+tell_shutdown(int idx)
+{
+	struct worker *w = &workers[idx];
+	int rc;
+
+	if (!w->running || w->fd < 0)
+		return;
+	if ((rc = msg_send(w->fd, MSG_SHUTDOWN, NULL, 0)) < 0)
+		log_debug(
+		    "cannot tell %s to shut down: %s", w->name, strerror(-rc));
+}
+
+/*
+ * The watcher stops first so that nothing new is wanted; the claimer
+ * then has the netagent withdraw every address before it revokes its
+ * lease, so another node never holds an IP that this one still
+ * answers for; last the netagent removes its chain and leftovers.
+ */
+static bool
+shutdown_all(int sig_fd)
+{
+	bool ok = true;
+
+	tell_shutdown(W_WATCHER);
+	tell_shutdown(W_CLAIMER);
+	await_worker(W_CLAIMER, sig_fd, CLAIMER_GRACE_MS, &ok);
+	tell_shutdown(W_NETAGENT);
+	await_worker(W_NETAGENT, sig_fd, NETAGENT_GRACE_MS, &ok);
+	await_worker(W_WATCHER, sig_fd, WATCHER_GRACE_MS, &ok);
+	return ok;
+}
+
+static int
+setup_signals(sigset_t *old)
+{
+	sigset_t set;
+	int fd;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGCHLD);
+	if (sigprocmask(SIG_BLOCK, &set, old) < 0)
+		fatal("sigprocmask");
+	fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (fd < 0)
+		fatal("signalfd");
+	signal(SIGPIPE, SIG_IGN);
+	return fd;
+}
+
+/* Returns the signal that asks for shutdown, or 0. */
+static int
+read_signals(int sig_fd)
+{
+	struct signalfd_siginfo si;
+	int stop = 0;
+
+	while (read(sig_fd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
+			stop = (int)si.ssi_signo;
+		else if (si.ssi_signo == SIGHUP)
+			log_info("SIGHUP: nothing to reload, ignoring");
+	}
+	return stop;
+}
+
+/* Run until a signal asks for shutdown or a worker fails. */
+static int
+monitor(int sig_fd)
+{
+	struct pollfd pfd = {.fd = sig_fd, .events = POLLIN};
+	bool ok = true;
+	int sig;
+
+	for (;;) {
+		if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
+			fatal("poll");
+		if ((sig = read_signals(sig_fd)) != 0) {
+			log_info("received %s, shutting down", strsignal(sig));
+			return 0;
+		}
+		/*
+		 * XXX: a failed worker ends the daemon; restarting it with
+		 * a backoff needs the netagent to resync, not done yet.
+		 */
+		if (reap(false, &ok) > 0) {
+			log_warnx("a worker failed; shutting down");
+			return 1;
+		}
+	}
+}
+
+static int
+check_interface(const struct kiwi_config *cfg)
+{
+	if (if_nametoindex(cfg->ifname) == 0) {
+		log_warnx("interface %s does not exist", cfg->ifname);
+		return -ENODEV;
+	}
+	return 0;
+}
+
+static void
+log_start(const struct kiwi_config *cfg, const struct kiwi_user *u)
+{
+	char buf[KIWI_CIDRSTRLEN];
+	size_t i;
+
+	log_info("kiwi %s starting on %s as node %s, workers as %s",
+	    KIWI_VERSION, cfg->ifname, cfg->node_name, u->name);
+	if (cfg->ncidrs == 0)
+		log_info("no --cidr-range given: every external IP is"
+		         " accepted");
+	for (i = 0; i < cfg->ncidrs; i++)
+		log_debug("accepting external IPs in %s",
+		    cidr_fmt(&cfg->cidrs[i], buf, sizeof(buf)));
+}
+
+static int
+spawn_all(const struct kiwi_config *cfg, const struct kiwi_user *u,
+    struct channels *ch, int lock_fd, int sig_fd)
+{
+	/* The netagent first: it sweeps leftovers before any claim. */
+	if (spawn(W_NETAGENT, cfg, u, ch, lock_fd, sig_fd) < 0 ||
+	    spawn(W_CLAIMER, cfg, u, ch, lock_fd, sig_fd) < 0 ||
+	    spawn(W_WATCHER, cfg, u, ch, lock_fd, sig_fd) < 0)
+		return -1;
+	workers[W_NETAGENT].fd = ch->sup_n[0];
+	workers[W_CLAIMER].fd = ch->sup_c[0];
+	workers[W_WATCHER].fd = ch->sup_w[0];
+	return 0;
+}
+
+int
+supervisor_run(const struct kiwi_config *cfg)
+{
+	struct channels ch;
+	struct kiwi_user u;
+	sigset_t old;
+	int lock_fd, sig_fd, rc;
+	bool ok;
+
+	if (geteuid() != 0) {
+		log_warnx("kiwi must start as root: it drops privileges"
+		          " itself");
+		return 1;
+	}
+	if (check_interface(cfg) < 0 ||
+	    priv_resolve_user(cfg->user, cfg->user_given, &u) < 0)
+		return 1;
+	log_start(cfg, &u);
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		log_warnx("cannot initialise libcurl");
+		return 1;
+	}
+	lock_fd = open_xtables_lock();
+	sig_fd = setup_signals(&old);
+	memset(&ch, -1, sizeof(ch));
+	if (make_channels(&ch) < 0)
+		return 1;
+	rc = spawn_all(cfg, &u, &ch, lock_fd, sig_fd);
+	close_worker_ends(&ch);
+	if (lock_fd >= 0)
+		close(lock_fd);
+	if (rc == 0)
+		rc = monitor(sig_fd);
+	ok = shutdown_all(sig_fd);
+	log_info("stopped");
+	return rc == 0 && ok ? 0 : 1;
+}
