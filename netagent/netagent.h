@@ -16,7 +16,7 @@
  * KIWI_XTABLES_LOCK (or $XTABLES_LOCKFILE) itself.  On exit everything
  * kiwi added is removed.  Returns the process exit status.
  */
-int netagent_main(
-    const struct kiwi_config *cfg, int sup_fd, int claimer_fd, int lock_fd);
+int netagent_main(const struct kiwi_config *cfg, int sup_fd, int claimer_fd,
+    int lock_fd);
 
 #endif
