@@ -25,6 +25,14 @@
 #define KIWI_MAX_TTL 3600
 #define KIWI_DEFAULT_MAX_ADDRESSES 16384
 #define KIWI_XTABLES_LOCK "/run/xtables.lock"
+#define KIWI_CONFIG_FILE "/etc/kiwi.conf"
+#define KIWI_PATH_MAX 4096
+
+enum kiwi_log_target {
+	KIWI_LOG_STDERR,
+	KIWI_LOG_SYSLOG,
+	KIWI_LOG_FILE,
+};
 
 struct kiwi_config {
 	char ifname[IFNAMSIZ];
@@ -39,16 +47,29 @@ struct kiwi_config {
 	char user[KIWI_USER_MAX];
 	bool user_given;
 	unsigned int max_addresses;
-	int verbose;
+	int verbose; /* 0, 1 with --verbose, 2 with --debug */
+	enum kiwi_log_target log_target;
+	char log_file[KIWI_PATH_MAX];
+	char config_file[KIWI_PATH_MAX];
+	bool check_config;
 };
 
 /* Defaults that need no lookup; node_name is filled by config_parse. */
 void config_defaults(struct kiwi_config *c);
 /*
- * Parse the command line.  Returns 0 to run, 1 when --help or --version
- * was handled (exit 0), or -EINVAL after printing what was wrong.
+ * Read the configuration file (--config, default KIWI_CONFIG_FILE; the
+ * default may be missing), then the command line, which overrides it.
+ * Returns 0 to run, 1 when --help or --version was handled (exit 0), or
+ * -EINVAL after printing what was wrong and where.
  */
 int config_parse(struct kiwi_config *c, int argc, char **argv);
+/*
+ * Apply one configuration file; exposed for tests.  missing_ok
+ * says whether a missing file is fine.
+ */
+int config_load_file(struct kiwi_config *c, const char *path, bool missing_ok);
+/* The effective configuration, in the configuration file's syntax. */
+void config_print(const struct kiwi_config *c, FILE *f);
 void config_usage(FILE *f);
 
 #endif

@@ -4,11 +4,38 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
 static const char *log_name = "kiwi";
 static int log_level_verbose;
+static log_sink_fn log_sink;
+
+void
+log_set_sink(log_sink_fn fn)
+{
+	log_sink = fn;
+}
+
+int
+log_line_prio(const char *line, size_t len)
+{
+	const char *colon = memchr(line, ':', len);
+	size_t rest;
+
+	if (colon == NULL || (size_t)(colon - line) + 2 > len)
+		return LOG_INFO;
+	colon += 2;
+	rest = len - (size_t)(colon - line);
+	if (rest >= 9 && memcmp(colon, "warning: ", 9) == 0)
+		return LOG_WARNING;
+	if (rest >= 7 && memcmp(colon, "fatal: ", 7) == 0)
+		return LOG_ERR;
+	if (rest >= 7 && memcmp(colon, "debug: ", 7) == 0)
+		return LOG_DEBUG;
+	return LOG_INFO;
+}
 
 void
 log_init(const char *procname, int verbose)
@@ -54,6 +81,10 @@ log_emit(const char *level, const char *fmt, va_list ap, int err)
 	if ((size_t)n >= sizeof(line) - 1)
 		n = sizeof(line) - 2;
 	line[n++] = '\n';
+	if (log_sink != NULL) {
+		log_sink(log_line_prio(line, (size_t)n), line, (size_t)n);
+		return;
+	}
 	if (write(STDERR_FILENO, line, n) < 0) {
 		/* Nowhere left to report it. */
 	}

@@ -12,6 +12,7 @@
 #define KIWI_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 #define KIWI_PRINTF(a, b) __attribute__((format(printf, a, b)))
 
@@ -25,6 +26,16 @@ void log_info(const char *fmt, ...) KIWI_PRINTF(1, 2);
 void log_debug(const char *fmt, ...) KIWI_PRINTF(1, 2);
 void fatal(const char *fmt, ...) KIWI_PRINTF(1, 2) __attribute__((noreturn));
 void fatalx(const char *fmt, ...) KIWI_PRINTF(1, 2) __attribute__((noreturn));
+
+/*
+ * Where this process's lines go: by default one write(2) per line to
+ * stderr.  The supervisor installs a sink to write to syslog or a file;
+ * prio is a syslog priority (LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG).
+ */
+typedef void (*log_sink_fn)(int prio, const char *line, size_t len);
+void log_set_sink(log_sink_fn fn);
+/* The syslog priority of a line as written by this module. */
+int log_line_prio(const char *line, size_t len);
 
 /* Like log_warn, with an explicit error number (negative or positive). */
 void log_warnc(int err, const char *fmt, ...) KIWI_PRINTF(2, 3);

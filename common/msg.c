@@ -7,16 +7,17 @@
 #include <sys/socket.h>
 
 static const char *const msg_names[] = {
-    [MSG_SHUTDOWN] = "SHUTDOWN",
-    [MSG_SYNC_BEGIN] = "SYNC_BEGIN",
-    [MSG_SYNC_END] = "SYNC_END",
-    [MSG_DESIRE] = "DESIRE",
-    [MSG_UNDESIRE] = "UNDESIRE",
-    [MSG_CLAIM] = "CLAIM",
-    [MSG_RELEASE] = "RELEASE",
-    [MSG_RELEASE_ALL] = "RELEASE_ALL",
-    [MSG_RESULT] = "RESULT",
-    [MSG_RELEASE_ALL_DONE] = "RELEASE_ALL_DONE",
+	[MSG_SHUTDOWN] = "SHUTDOWN",
+	[MSG_SYNC_BEGIN] = "SYNC_BEGIN",
+	[MSG_SYNC_END] = "SYNC_END",
+	[MSG_DESIRE] = "DESIRE",
+	[MSG_UNDESIRE] = "UNDESIRE",
+	[MSG_CLAIM] = "CLAIM",
+	[MSG_RELEASE] = "RELEASE",
+	[MSG_RELEASE_ALL] = "RELEASE_ALL",
+	[MSG_RESULT] = "RESULT",
+	[MSG_RELEASE_ALL_DONE] = "RELEASE_ALL_DONE",
+	[MSG_READY] = "READY",
 };
 
 const char *
@@ -122,7 +123,7 @@ int
 msg_recv(int fd, struct kiwi_msg *m)
 {
 	uint8_t buf[KIWI_MSG_MAX];
-	struct iovec iov = {buf, sizeof(buf)};
+	struct iovec iov = { buf, sizeof(buf) };
 	struct msghdr mh;
 	ssize_t n;
 

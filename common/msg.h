@@ -19,7 +19,8 @@
  *
  * Bodies:
  *
- *   (empty)   SHUTDOWN, SYNC_BEGIN, SYNC_END, RELEASE_ALL, RELEASE_ALL_DONE
+ *   (empty)   SHUTDOWN, SYNC_BEGIN, SYNC_END, RELEASE_ALL, RELEASE_ALL_DONE,
+ *             READY
  *
  *   addr      UNDESIRE, RELEASE                            20 bytes
  *	offset 0  u8   family     4 or 6
@@ -77,7 +78,8 @@ enum kiwi_msg_type {
 	MSG_RELEASE_ALL = 8, /* claimer -> netagent: drop every ip */
 	MSG_RESULT = 9, /* netagent -> claimer: outcome of CLAIM */
 	MSG_RELEASE_ALL_DONE = 10, /* netagent -> claimer: all dropped */
-	MSG_TYPE_MAX = 10,
+	MSG_READY = 11, /* claimer -> supervisor: first full set handled */
+	MSG_TYPE_MAX = 11,
 };
 
 enum kiwi_proto {

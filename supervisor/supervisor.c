@@ -21,6 +21,8 @@
 #include "common/priv.h"
 #include "common/util.h"
 #include "netagent/netagent.h"
+#include "supervisor/logsink.h"
+#include "supervisor/notify.h"
 #include "watcher/watcher.h"
 
 /*
@@ -48,10 +50,13 @@ struct channels {
 	int c_n[2]; /* claimer, netagent */
 };
 
+/* Whether the claimer has said the first full set is handled. */
+static bool ready;
+
 static struct worker workers[W_COUNT] = {
-    [W_NETAGENT] = {"kiwi-netagent", -1, -1, false},
-    [W_CLAIMER] = {"kiwi-claimer", -1, -1, false},
-    [W_WATCHER] = {"kiwi-watcher", -1, -1, false},
+	[W_NETAGENT] = { "kiwi-netagent", -1, -1, false },
+	[W_CLAIMER] = { "kiwi-claimer", -1, -1, false },
+	[W_WATCHER] = { "kiwi-watcher", -1, -1, false },
 };
 
 static int
@@ -190,6 +195,7 @@ spawn(int idx, const struct kiwi_config *cfg, const struct kiwi_user *u,
 	}
 	if (pid == 0) {
 		close(sig_fd);
+		logsink_child();
 		child_signals();
 		close_foreign(idx, ch, &lock_fd);
 		priv_set_name(w->name);
@@ -241,13 +247,71 @@ reap(bool expected, bool *all_ok)
 	return bad;
 }
 
-static void
-drain_signalfd(int sig_fd)
+/* Returns the signal that asks for shutdown, or 0. */
+static int
+read_signals(int sig_fd)
 {
 	struct signalfd_siginfo si;
+	int stop = 0;
 
-	while (read(sig_fd, &si, sizeof(si)) == sizeof(si))
-		;
+	while (read(sig_fd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
+			stop = (int)si.ssi_signo;
+		else if (si.ssi_signo == SIGHUP)
+			logsink_reopen();
+	}
+	return stop;
+}
+
+/* A worker's message to the supervisor: only the claimer's READY. */
+static void
+worker_message(int idx)
+{
+	struct worker *w = &workers[idx];
+	static struct kiwi_msg m;
+	int rc;
+
+	while ((rc = msg_recv(w->fd, &m)) > 0) {
+		if (idx == W_CLAIMER && m.type == MSG_READY && m.len == 0) {
+			if (!ready)
+				log_info("ready: the first full set of"
+				         " Services is reconciled");
+			ready = true;
+			notify_send("READY=1\nSTATUS=holding claimed IPs");
+			continue;
+		}
+		log_warnx("%s sent an unexpected %s message, ignoring", w->name,
+		    msg_type_name(m.type));
+	}
+	if (rc == 0 || (rc < 0 && rc != -EAGAIN)) {
+		/* Closed or broken: reap() tells the rest. */
+		close(w->fd);
+		w->fd = -1;
+	}
+}
+
+/*
+ * Wait up to ms for signals, log lines or worker messages, and handle
+ * them.  Returns a signal that asks for shutdown, or 0.
+ */
+static int
+sup_wait(int sig_fd, int ms)
+{
+	struct pollfd pfd[2 + W_COUNT];
+	int i;
+
+	pfd[0] = (struct pollfd){ .fd = sig_fd, .events = POLLIN };
+	pfd[1] = (struct pollfd){ .fd = logsink_fd(), .events = POLLIN };
+	for (i = 0; i < W_COUNT; i++)
+		pfd[2 + i] =
+		    (struct pollfd){ .fd = workers[i].fd, .events = POLLIN };
+	if (poll(pfd, 2 + W_COUNT, ms) < 0 && errno != EINTR)
+		fatal("poll");
+	logsink_drain();
+	for (i = 0; i < W_COUNT; i++)
+		if (pfd[2 + i].fd >= 0 && pfd[2 + i].revents != 0)
+			worker_message(i);
+	return read_signals(sig_fd);
 }
 
 /* Wait for worker idx to exit, at most ms; then kill it. */
@@ -255,14 +319,12 @@ static void
 await_worker(int idx, int sig_fd, int ms, bool *all_ok)
 {
 	struct worker *w = &workers[idx];
-	struct pollfd pfd = {.fd = sig_fd, .events = POLLIN};
 	int64_t deadline = now_ms() + ms;
 	int left;
 
 	reap(true, all_ok);
 	while (w->running && (left = (int)(deadline - now_ms())) > 0) {
-		if (poll(&pfd, 1, left) > 0)
-			drain_signalfd(sig_fd);
+		sup_wait(sig_fd, left);
 		reap(true, all_ok);
 	}
 	if (!w->running)
@@ -328,34 +390,35 @@ setup_signals(sigset_t *old)
 	return fd;
 }
 
-/* Returns the signal that asks for shutdown, or 0. */
-static int
-read_signals(int sig_fd)
+static bool
+all_running(void)
 {
-	struct signalfd_siginfo si;
-	int stop = 0;
+	int i;
 
-	while (read(sig_fd, &si, sizeof(si)) == sizeof(si)) {
-		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
-			stop = (int)si.ssi_signo;
-		else if (si.ssi_signo == SIGHUP)
-			log_info("SIGHUP: nothing to reload, ignoring");
-	}
-	return stop;
+	for (i = 0; i < W_COUNT; i++)
+		if (!workers[i].running)
+			return false;
+	return true;
 }
 
-/* Run until a signal asks for shutdown or a worker fails. */
+/*
+ * Run until a signal asks for shutdown or a worker fails.  The watchdog
+ * is fed only while every worker is alive.
+ */
 static int
-monitor(int sig_fd)
+monitor(int sig_fd, int wd_ms)
 {
-	struct pollfd pfd = {.fd = sig_fd, .events = POLLIN};
+	int64_t last_ping = 0;
 	bool ok = true;
 	int sig;
 
 	for (;;) {
-		if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
-			fatal("poll");
-		if ((sig = read_signals(sig_fd)) != 0) {
+		if (wd_ms > 0 && now_ms() - last_ping >= wd_ms / 2 &&
+		    all_running()) {
+			notify_send("WATCHDOG=1");
+			last_ping = now_ms();
+		}
+		if ((sig = sup_wait(sig_fd, wd_ms > 0 ? wd_ms / 4 : -1)) != 0) {
 			log_info("received %s, shutting down", strsignal(sig));
 			return 0;
 		}
@@ -417,9 +480,12 @@ supervisor_run(const struct kiwi_config *cfg)
 	struct channels ch;
 	struct kiwi_user u;
 	sigset_t old;
-	int lock_fd, sig_fd, rc;
+	int lock_fd, sig_fd, rc, wd_ms;
 	bool ok;
 
+	if (logsink_open(cfg) < 0)
+		return 1;
+	wd_ms = notify_init();
 	if (geteuid() != 0) {
 		log_warnx("kiwi must start as root: it drops privileges"
 		          " itself");
@@ -443,8 +509,10 @@ supervisor_run(const struct kiwi_config *cfg)
 	if (lock_fd >= 0)
 		close(lock_fd);
 	if (rc == 0)
-		rc = monitor(sig_fd);
+		rc = monitor(sig_fd, wd_ms);
+	notify_send("STOPPING=1\nSTATUS=withdrawing addresses");
 	ok = shutdown_all(sig_fd);
 	log_info("stopped");
+	logsink_drain();
 	return rc == 0 && ok ? 0 : 1;
 }

@@ -44,11 +44,11 @@ test_addr_parse(void **state)
 static void
 test_announceable(void **state)
 {
-	static const char *no[] = {"0.0.0.0", "127.0.0.1", "224.0.0.1",
-	    "239.1.2.3", "255.255.255.255", "169.254.1.1", "240.0.0.1",
-	    "::", "::1", "ff02::1", "fe80::1", "::ffff:192.168.1.1"};
-	static const char *yes[] = {
-	    "192.168.1.41", "10.0.0.1", "8.8.8.8", "2001:db8::1"};
+	static const char *no[] = { "0.0.0.0", "127.0.0.1", "224.0.0.1",
+		"239.1.2.3", "255.255.255.255", "169.254.1.1", "240.0.0.1",
+		"::", "::1", "ff02::1", "fe80::1", "::ffff:192.168.1.1" };
+	static const char *yes[] = { "192.168.1.41", "10.0.0.1", "8.8.8.8",
+		"2001:db8::1" };
 	struct kiwi_addr a;
 	size_t i;
 
@@ -124,9 +124,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_addr_parse),
-	    cmocka_unit_test(test_announceable),
-	    cmocka_unit_test(test_cidr),
+		cmocka_unit_test(test_addr_parse),
+		cmocka_unit_test(test_announceable),
+		cmocka_unit_test(test_cidr),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -217,11 +217,11 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_ipset_roundtrip),
-	    cmocka_unit_test(test_ipset_refusals),
-	    cmocka_unit_test(test_addr_result),
-	    cmocka_unit_test(test_frames),
-	    cmocka_unit_test(test_names),
+		cmocka_unit_test(test_ipset_roundtrip),
+		cmocka_unit_test(test_ipset_refusals),
+		cmocka_unit_test(test_addr_result),
+		cmocka_unit_test(test_frames),
+		cmocka_unit_test(test_names),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
