@@ -281,7 +281,7 @@ ipt_transact(int lock_fd, ipt_edit_fn edit, const void *arg)
 int
 ipt_sync(int lock_fd, uint32_t mark, const struct kiwi_ipset *sets, size_t n)
 {
-	struct sync_arg sa = {mark, sets, n};
+	struct sync_arg sa = { mark, sets, n };
 
 	return ipt_transact(lock_fd, edit_sync, &sa);
 }

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -39,6 +40,7 @@ struct netagent {
 	struct reply *replies;
 	size_t nreplies, replies_cap;
 	bool dirty; /* the chain differs from held */
+	bool failed; /* the last commit failed */
 	bool done;
 	struct kiwi_msg msg;
 };
@@ -199,18 +201,20 @@ static int
 on_claim(struct netagent *na, const struct kiwi_msg *m)
 {
 	struct kiwi_ipset s;
+	struct kiwi_addr a;
 	const char *why = NULL;
 	ssize_t idx;
 	int rc;
 
 	if ((rc = msg_decode_ipset(m->body, m->len, &s)) == -ENOMEM) {
 		log_warnx("out of memory reading a CLAIM; refusing it");
-		msg_decode_addr(m->body, KIWI_ADDR_WIRELEN, &s.addr);
+		msg_decode_addr(m->body, KIWI_ADDR_WIRELEN, &a);
 		goto done;
 	}
 	if (rc < 0)
 		return -EBADMSG;
-	idx = held_find(na, &s.addr);
+	a = s.addr; /* hold() takes s over */
+	idx = held_find(na, &a);
 	if ((rc = check_ipset(na->cfg, &s, &why)) < 0 ||
 	    (idx < 0 && (rc = check_cap(na->cfg, na->nheld, &why)) < 0)) {
 		refuse(&s, rc, why);
@@ -220,10 +224,10 @@ on_claim(struct netagent *na, const struct kiwi_msg *m)
 		goto done;
 	if ((rc = hold(na, &s, idx)) < 0) {
 		log_warnx("out of memory holding a claim; withdrawing it");
-		iface_remove(&na->nl, &s.addr);
+		iface_remove(&na->nl, &a);
 	}
 done:
-	reply_queue(na, MSG_RESULT, &s.addr, rc);
+	reply_queue(na, MSG_RESULT, &a, rc);
 	ipset_free(&s);
 	return 0;
 }
@@ -271,8 +275,8 @@ on_shutdown(struct netagent *na, const struct kiwi_msg *m)
 static void
 claimer_end(struct netagent *na, const char *reason)
 {
-	log_warnx("%s; closing its channel and withdrawing all %zu"
-	          " addresses",
+	log_warnx("%s; withdrawing all %zu addresses, since nobody"
+	          " vouches for them any more",
 	    reason, na->nheld);
 	close(na->fds[PEER_CLAIMER]);
 	na->fds[PEER_CLAIMER] = -1;
@@ -284,14 +288,18 @@ static int
 reply_send(struct netagent *na, const struct reply *r)
 {
 	int rc, fd = na->fds[PEER_CLAIMER];
+	char reason[128];
 
 	if (r->type == MSG_RESULT)
 		rc = msg_send_result(fd, &r->addr, r->error);
 	else
 		rc = msg_send(fd, r->type, NULL, 0);
 	if (rc < 0) {
-		log_warnc(rc, "cannot answer the claimer");
-		claimer_end(na, "the claimer's channel failed");
+		snprintf(reason, sizeof(reason),
+		    "cannot answer the claimer:"
+		    " %s",
+		    strerror(-rc));
+		claimer_end(na, reason);
 	}
 	return rc;
 }
@@ -370,10 +378,35 @@ drain(struct netagent *na, enum peer p)
 	}
 }
 
+/* Rebuild the chain from held, if it changed; 0 or a negative errno. */
+static int
+commit(struct netagent *na)
+{
+	int rc;
+
+	if (!na->dirty)
+		return 0;
+	rc = ipt_sync(na->lock_fd, na->cfg->mark, na->held, na->nheld);
+	if (rc == -ETIMEDOUT)
+		log_warnx("cannot update chain %s in mangle: the xtables"
+		          " lock stayed taken; retrying in %d ms",
+		    KIWI_CHAIN, RETRY_MS);
+	else if (rc < 0)
+		log_warnc(rc,
+		    "cannot update chain %s in mangle; retrying in"
+		    " %d ms",
+		    KIWI_CHAIN, RETRY_MS);
+	else if (na->failed)
+		log_info("chain %s in mangle is up to date again", KIWI_CHAIN);
+	na->failed = rc < 0;
+	na->dirty = rc < 0;
+	return rc;
+}
+
 /*
- * Bring the chain in line with held, then answer the batch.  A RESULT 0
- * promises address and rules, so a failed commit turns every
- * successful RESULT of the batch into the commit's error.
+ * Commit, then answer the batch.  A RESULT 0 promises address and
+ * rules, so a failed commit turns every successful RESULT of the batch
+ * into the commit's error.
  */
 static int
 flush(struct netagent *na)
@@ -381,18 +414,9 @@ flush(struct netagent *na)
 	char buf[KIWI_ADDRSTRLEN];
 	struct reply *r;
 	size_t i;
-	int rc = 0;
+	int rc;
 
-	if (na->dirty) {
-		rc = ipt_sync(na->lock_fd, na->cfg->mark, na->held, na->nheld);
-		if (rc < 0)
-			log_warnc(rc,
-			    "cannot update chain %s in mangle;"
-			    " retrying in %d ms",
-			    KIWI_CHAIN, RETRY_MS);
-		else
-			na->dirty = false;
-	}
+	rc = commit(na);
 	for (i = 0; i < na->nreplies && na->fds[PEER_CLAIMER] >= 0; i++) {
 		r = &na->replies[i];
 		if (r->type == MSG_RESULT && r->error == 0 && rc < 0) {

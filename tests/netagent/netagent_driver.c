@@ -1,0 +1,833 @@
+/*
+ * The netagent against the real kernel and the real libiptc, inside a
+ * network namespace that netagent_ns.sh made.  The parent plays the
+ * supervisor and the claimer; the child drops to "nobody" with only
+ * CAP_NET_ADMIN and CAP_NET_RAW, as the supervisor would, and runs
+ * netagent_main.  Every step is checked in what ip(8) and
+ * iptables-legacy-save show.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "common/log.h"
+#include "common/msg.h"
+#include "common/priv.h"
+#include "common/util.h"
+#include "netagent/netagent.h"
+
+#define DEADLINE_MS 5000
+#define RANGE "10.50.0.0/16"
+#define MARK 0x2a
+#define MAX_ADDRESSES 3
+
+static const char *ifname;
+static char lock_path[] = "/tmp/kiwi-xtables-lock.XXXXXX";
+
+struct agent {
+	pid_t pid;
+	int sup; /* the supervisor's end */
+	int claimer; /* the claimer's end */
+};
+
+static struct agent ag;
+
+/* ---- what the kernel shows ---- */
+
+static char *
+run(const char *fmt, ...)
+{
+	static char out[256 * 1024];
+	char cmd[512];
+	va_list ap;
+	size_t n;
+	FILE *f;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	assert_non_null(f = popen(cmd, "r"));
+	n = fread(out, 1, sizeof(out) - 1, f);
+	out[n] = '\0';
+	pclose(f);
+	return out;
+}
+
+static void
+sh(const char *fmt, ...)
+{
+	char cmd[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	if (system(cmd) != 0)
+		fail_msg("command failed: %s", cmd);
+}
+
+static const char *
+addrs(void)
+{
+	return run("ip -o addr show dev %s", ifname);
+}
+
+static const char *
+mangle(void)
+{
+	return run("iptables-legacy-save -t mangle");
+}
+
+/* Whether text holds line as a whole line. */
+static int
+has_line(const char *text, const char *line)
+{
+	size_t n = strlen(line);
+	const char *p = text;
+
+	while ((p = strstr(p, line)) != NULL) {
+		if ((p == text || p[-1] == '\n') &&
+		    (p[n] == '\n' || p[n] == '\0'))
+			return 1;
+		p += n;
+	}
+	return 0;
+}
+
+static int
+count(const char *text, const char *needle)
+{
+	int n = 0;
+
+	while ((text = strstr(text, needle)) != NULL) {
+		n++;
+		text++;
+	}
+	return n;
+}
+
+/* "inet A/32 scope global <if>:kube" appears in ip -o addr. */
+static int
+kiwi_addr_shown(const char *a)
+{
+	char needle[128];
+
+	snprintf(needle, sizeof(needle), "inet %s/32 scope global %s:kube", a,
+	    ifname);
+	return strstr(addrs(), needle) != NULL;
+}
+
+static int
+addr_shown(const char *a)
+{
+	char needle[128];
+
+	snprintf(needle, sizeof(needle), "inet %s/", a);
+	return strstr(addrs(), needle) != NULL;
+}
+
+static void
+rule_line(char *buf, size_t len, const char *a, const char *proto, int port,
+    const char *comment)
+{
+	snprintf(buf, len,
+	    "-A KUBE-PUBLIC -d %s/32 -p %s -m %s --dport %d -m comment"
+	    " --comment \"%s\" -j MARK --set-xmark 0x%x/0xffffffff",
+	    a, proto, proto, port, comment, MARK);
+}
+
+static int
+rule_shown(const char *a, const char *proto, int port, const char *comment)
+{
+	char line[512];
+
+	rule_line(line, sizeof(line), a, proto, port, comment);
+	return has_line(mangle(), line);
+}
+
+static int
+rules_of(const char *a)
+{
+	char needle[64];
+
+	snprintf(needle, sizeof(needle), "-A KUBE-PUBLIC -d %s/32 ", a);
+	return count(mangle(), needle);
+}
+
+/* The chain exists and PREROUTING jumps to it exactly once. */
+static int
+chain_ready(void)
+{
+	const char *m = mangle();
+
+	return has_line(m, ":KUBE-PUBLIC - [0:0]") &&
+	    count(m, "-A PREROUTING -j KUBE-PUBLIC\n") == 1;
+}
+
+static int
+chain_gone(void)
+{
+	const char *m = mangle();
+
+	return strstr(m, "KUBE-PUBLIC") == NULL;
+}
+
+/* Poll cond until it holds or the deadline passes. */
+#define EVENTUALLY(cond)                                                       \
+	do {                                                                   \
+		int64_t until_ = now_ms() + DEADLINE_MS;                       \
+		while (!(cond) && now_ms() < until_)                           \
+			usleep(20 * 1000);                                     \
+		if (!(cond))                                                   \
+			fail_msg("still not true after %d ms: %s",             \
+			    DEADLINE_MS, #cond);                               \
+	} while (0)
+
+/* ---- the netagent as a child ---- */
+
+static void
+child(int sup, int claimer, int lock_fd)
+{
+	struct kiwi_config cfg;
+	struct kiwi_user u;
+
+	config_defaults(&cfg);
+	snprintf(cfg.ifname, sizeof(cfg.ifname), "%s", ifname);
+	snprintf(cfg.label, sizeof(cfg.label), "%s:kube", ifname);
+	if (cidr_parse(RANGE, &cfg.cidrs[0]) < 0)
+		_exit(2);
+	cfg.ncidrs = 1;
+	cfg.mark = MARK;
+	cfg.max_addresses = MAX_ADDRESSES;
+	cfg.verbose = 1;
+	log_init("netagent", 1);
+	if (priv_resolve_user("nobody", true, &u) < 0)
+		_exit(2);
+	priv_drop(&u, true);
+	_exit(netagent_main(&cfg, sup, claimer, lock_fd));
+}
+
+static void
+agent_start(void)
+{
+	int s[2], c[2], lock_fd;
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, s), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, c), 0);
+	assert_true((lock_fd = open(lock_path, O_RDWR)) >= 0);
+	assert_true((ag.pid = fork()) >= 0);
+	if (ag.pid == 0) {
+		close(s[0]);
+		close(c[0]);
+		child(s[1], c[1], lock_fd);
+	}
+	close(s[1]);
+	close(c[1]);
+	close(lock_fd);
+	ag.sup = s[0];
+	ag.claimer = c[0];
+	EVENTUALLY(chain_ready());
+}
+
+/* Wait for the child to exit; its status. */
+static int
+agent_wait(void)
+{
+	int64_t until = now_ms() + DEADLINE_MS;
+	int st;
+
+	while (waitpid(ag.pid, &st, WNOHANG) == 0) {
+		if (now_ms() > until) {
+			kill(ag.pid, SIGKILL);
+			waitpid(ag.pid, &st, 0);
+			fail_msg("netagent did not exit");
+		}
+		usleep(20 * 1000);
+	}
+	ag.pid = 0;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static void
+agent_stop(void)
+{
+	assert_int_equal(msg_send(ag.sup, MSG_SHUTDOWN, NULL, 0), 0);
+	assert_int_equal(agent_wait(), 0);
+	close(ag.sup);
+	if (ag.claimer >= 0)
+		close(ag.claimer);
+	EVENTUALLY(chain_gone());
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	if (ag.pid > 0) {
+		kill(ag.pid, SIGKILL);
+		waitpid(ag.pid, NULL, 0);
+		ag.pid = 0;
+	}
+	return 0;
+}
+
+/* ---- the claimer's side ---- */
+
+struct claim {
+	const char *addr;
+	const char *service;
+	size_t nrules;
+	struct kiwi_rule rules[4];
+};
+
+static void
+ipset_fill(struct kiwi_ipset *s, const struct claim *c)
+{
+	ipset_init(s);
+	assert_int_equal(addr_parse(c->addr, &s->addr), 0);
+	memcpy(s->service, c->service, strlen(c->service));
+	s->nrules = c->nrules;
+	s->rules = (struct kiwi_rule *)c->rules;
+}
+
+static void
+send_claim(int fd, const struct claim *c)
+{
+	struct kiwi_ipset s;
+
+	ipset_fill(&s, c);
+	assert_int_equal(msg_send_ipset(fd, MSG_CLAIM, &s), 0);
+}
+
+/* The next message from the netagent, of this type. */
+static void
+expect_msg(int fd, uint8_t type, struct kiwi_msg *m)
+{
+	struct pollfd pfd = { fd, POLLIN, 0 };
+	int rc;
+
+	/* Long enough for the netagent to give up on the xtables lock. */
+	assert_int_equal(poll(&pfd, 1, 2 * DEADLINE_MS), 1);
+	assert_int_equal(rc = msg_recv(fd, m), 1);
+	assert_string_equal(msg_type_name(m->type), msg_type_name(type));
+}
+
+static int
+claim(const struct claim *c)
+{
+	struct kiwi_addr a, want;
+	struct kiwi_msg m;
+	int err;
+
+	send_claim(ag.claimer, c);
+	expect_msg(ag.claimer, MSG_RESULT, &m);
+	assert_int_equal(msg_decode_result(m.body, m.len, &a, &err), 0);
+	assert_int_equal(addr_parse(c->addr, &want), 0);
+	assert_true(addr_equal(&a, &want));
+	return err;
+}
+
+static void
+release(const char *s)
+{
+	struct kiwi_addr a;
+
+	assert_int_equal(addr_parse(s, &a), 0);
+	assert_int_equal(msg_send_addr(ag.claimer, MSG_RELEASE, &a), 0);
+}
+
+/* The netagent closes its end of the claimer's channel. */
+static void
+expect_claimer_closed(void)
+{
+	struct pollfd pfd = { ag.claimer, POLLIN, 0 };
+	struct kiwi_msg m;
+
+	assert_int_equal(poll(&pfd, 1, DEADLINE_MS), 1);
+	assert_int_equal(msg_recv(ag.claimer, &m), 0);
+}
+
+#define R(p, port, c)                                                          \
+	{                                                                      \
+		KIWI_PROTO_##p, port, c                                        \
+	}
+
+static const struct claim web = { "10.50.0.1", "default/web", 3,
+	{ R(TCP, 8080, "default/web"), R(UDP, 53, "default/dns"),
+	    R(SCTP, 9999, "default/web") } };
+static const struct claim web2 = { "10.50.0.1", "default/web", 2,
+	{ R(TCP, 443, "default/web"), R(TCP, 8443, "default/web") } };
+static const struct claim api = { "10.50.0.2", "kube-system/api", 1,
+	{ R(TCP, 6443, "kube-system/api") } };
+
+/* ---- the tests ---- */
+
+/* A previous run's address and chain are gone once the agent is up. */
+static void
+test_sweep(void **state)
+{
+	(void)state;
+	sh("ip addr add 10.50.7.7/32 dev %s label %s:kube", ifname, ifname);
+	sh("iptables-legacy -w -t mangle -N KUBE-PUBLIC");
+	sh("iptables-legacy -w -t mangle -A KUBE-PUBLIC -d 10.50.7.7/32"
+	   " -p tcp -m tcp --dport 80 -j MARK --set-mark 1");
+	sh("iptables-legacy -w -t mangle -A PREROUTING -j KUBE-PUBLIC");
+	assert_true(kiwi_addr_shown("10.50.7.7"));
+
+	agent_start();
+	EVENTUALLY(!addr_shown("10.50.7.7"));
+	assert_int_equal(rules_of("10.50.7.7"), 0);
+	assert_true(addr_shown("10.99.0.1"));
+	assert_true(has_line(mangle(),
+	    "-A PREROUTING -p tcp -m tcp"
+	    " --dport 22 -j ACCEPT"));
+	agent_stop();
+}
+
+static void
+test_claim_replace_release(void **state)
+{
+	(void)state;
+	agent_start();
+	assert_int_equal(claim(&web), 0);
+	assert_true(kiwi_addr_shown("10.50.0.1"));
+	assert_true(rule_shown("10.50.0.1", "tcp", 8080, "default/web"));
+	assert_true(rule_shown("10.50.0.1", "udp", 53, "default/dns"));
+	assert_true(rule_shown("10.50.0.1", "sctp", 9999, "default/web"));
+	assert_int_equal(rules_of("10.50.0.1"), 3);
+
+	assert_int_equal(claim(&api), 0);
+	assert_true(kiwi_addr_shown("10.50.0.2"));
+	assert_true(rule_shown("10.50.0.2", "tcp", 6443, "kube-system/api"));
+
+	/* A new claim for a held address replaces its rules. */
+	assert_int_equal(claim(&web2), 0);
+	assert_int_equal(rules_of("10.50.0.1"), 2);
+	assert_true(rule_shown("10.50.0.1", "tcp", 443, "default/web"));
+	assert_true(rule_shown("10.50.0.1", "tcp", 8443, "default/web"));
+	assert_false(rule_shown("10.50.0.1", "tcp", 8080, "default/web"));
+	assert_int_equal(rules_of("10.50.0.2"), 1);
+	assert_int_equal(count(addrs(), "inet 10.50.0.1/32"), 1);
+
+	release("10.50.0.1");
+	EVENTUALLY(!addr_shown("10.50.0.1") && rules_of("10.50.0.1") == 0);
+	assert_true(kiwi_addr_shown("10.50.0.2"));
+	assert_int_equal(rules_of("10.50.0.2"), 1);
+	assert_true(chain_ready());
+
+	/* A RELEASE of what is not held changes nothing. */
+	release("10.50.0.77");
+	assert_int_equal(claim(&web), 0);
+	assert_true(kiwi_addr_shown("10.50.0.2"));
+
+	agent_stop();
+	assert_false(addr_shown("10.50.0.1"));
+	assert_false(addr_shown("10.50.0.2"));
+	assert_true(addr_shown("10.99.0.1"));
+	assert_true(has_line(mangle(),
+	    "-A PREROUTING -p tcp -m tcp"
+	    " --dport 22 -j ACCEPT"));
+}
+
+/* Well-formed claims that make no sense get an error and change nothing. */
+static void
+test_refusals(void **state)
+{
+	struct claim c = web;
+	const char *before_addrs;
+	char *before;
+
+	(void)state;
+	agent_start();
+	assert_int_equal(claim(&api), 0);
+	before = strdup(mangle());
+	before_addrs = strdup(addrs());
+
+	c.addr = "10.60.0.1";
+	assert_int_equal(claim(&c), -EPERM);
+	c.addr = "0.0.0.0";
+	assert_int_equal(claim(&c), -EADDRNOTAVAIL);
+	c.addr = "127.0.0.1";
+	assert_int_equal(claim(&c), -EADDRNOTAVAIL);
+	c.addr = "224.0.0.5";
+	assert_int_equal(claim(&c), -EADDRNOTAVAIL);
+	c.addr = "2001:db8::1";
+	assert_int_equal(claim(&c), -EAFNOSUPPORT);
+
+	c = web;
+	c.rules[2] = (struct kiwi_rule)R(TCP, 8080, "default/again");
+	assert_int_equal(claim(&c), -EINVAL);
+
+	assert_string_equal(mangle(), before);
+	assert_string_equal(addrs(), before_addrs);
+	free(before);
+	free((char *)before_addrs);
+	agent_stop();
+}
+
+/* Messages from the wrong peer are refused; the agent carries on. */
+static void
+test_wrong_sender(void **state)
+{
+	(void)state;
+	agent_start();
+	send_claim(ag.sup, &web);
+	assert_int_equal(msg_send(ag.claimer, MSG_SHUTDOWN, NULL, 0), 0);
+	assert_int_equal(
+	    msg_send(ag.claimer, MSG_RELEASE_ALL_DONE, NULL, 0), 0);
+	assert_int_equal(msg_send(ag.sup, MSG_RELEASE_ALL, NULL, 0), 0);
+
+	/* Still serving the claimer, and the sup's CLAIM did nothing. */
+	assert_int_equal(claim(&api), 0);
+	assert_false(addr_shown("10.50.0.1"));
+	assert_int_equal(rules_of("10.50.0.1"), 0);
+	assert_true(kiwi_addr_shown("10.50.0.2"));
+	agent_stop();
+}
+
+static void
+test_cap(void **state)
+{
+	struct claim c = api;
+
+	(void)state;
+	agent_start();
+	c.addr = "10.50.1.1";
+	assert_int_equal(claim(&c), 0);
+	c.addr = "10.50.1.2";
+	assert_int_equal(claim(&c), 0);
+	c.addr = "10.50.1.3";
+	assert_int_equal(claim(&c), 0);
+	c.addr = "10.50.1.4";
+	assert_int_equal(claim(&c), -ENOSPC);
+	assert_false(addr_shown("10.50.1.4"));
+	assert_int_equal(rules_of("10.50.1.4"), 0);
+	/* A held address may still change its rules. */
+	c.addr = "10.50.1.3";
+	c.rules[0].port = 7;
+	assert_int_equal(claim(&c), 0);
+	assert_true(rule_shown("10.50.1.3", "tcp", 7, "kube-system/api"));
+
+	/* RELEASE_ALL empties it, and there is room again. */
+	assert_int_equal(msg_send(ag.claimer, MSG_RELEASE_ALL, NULL, 0), 0);
+	{
+		struct kiwi_msg m;
+
+		expect_msg(ag.claimer, MSG_RELEASE_ALL_DONE, &m);
+	}
+	assert_false(addr_shown("10.50.1.1"));
+	assert_int_equal(count(mangle(), "-A KUBE-PUBLIC"), 0);
+	c.addr = "10.50.1.4";
+	assert_int_equal(claim(&c), 0);
+	agent_stop();
+}
+
+/* An address someone else configured is not kiwi's to take or remove. */
+static void
+test_foreign_address(void **state)
+{
+	struct claim c = api;
+
+	(void)state;
+	sh("ip addr add 10.50.9.9/32 dev %s", ifname);
+	agent_start();
+	c.addr = "10.50.9.9";
+	assert_int_equal(claim(&c), -EEXIST);
+	assert_int_equal(rules_of("10.50.9.9"), 0);
+	release("10.50.9.9");
+	assert_int_equal(claim(&api), 0); /* the RELEASE was read */
+	assert_true(addr_shown("10.50.9.9"));
+	agent_stop();
+	assert_true(addr_shown("10.50.9.9"));
+	assert_false(kiwi_addr_shown("10.50.9.9"));
+	sh("ip addr del 10.50.9.9/32 dev %s", ifname);
+}
+
+/* The claimer going away withdraws everything it claimed. */
+static void
+test_claimer_eof(void **state)
+{
+	(void)state;
+	agent_start();
+	assert_int_equal(claim(&web), 0);
+	assert_int_equal(claim(&api), 0);
+	close(ag.claimer);
+	ag.claimer = -1;
+	EVENTUALLY(!addr_shown("10.50.0.1") && !addr_shown("10.50.0.2"));
+	EVENTUALLY(count(mangle(), "-A KUBE-PUBLIC") == 0);
+	assert_true(chain_ready());
+	agent_stop();
+}
+
+static void
+test_sup_eof(void **state)
+{
+	(void)state;
+	agent_start();
+	assert_int_equal(claim(&web), 0);
+	close(ag.sup);
+	assert_int_equal(agent_wait(), 0);
+	close(ag.claimer);
+	assert_false(addr_shown("10.50.0.1"));
+	assert_true(chain_gone());
+	assert_true(addr_shown("10.99.0.1"));
+}
+
+static int
+lock_take(void)
+{
+	int fd;
+
+	assert_true((fd = open(lock_path, O_RDWR)) >= 0);
+	assert_int_equal(flock(fd, LOCK_EX), 0);
+	return fd;
+}
+
+/* While iptables holds the lock, the netagent waits, then answers. */
+static void
+test_lock_wait(void **state)
+{
+	struct pollfd pfd;
+	int fd;
+
+	(void)state;
+	agent_start();
+	fd = lock_take();
+	send_claim(ag.claimer, &web);
+	pfd = (struct pollfd){ ag.claimer, POLLIN, 0 };
+	assert_int_equal(poll(&pfd, 1, 500), 0);
+	assert_int_equal(rules_of("10.50.0.1"), 0);
+	close(fd);
+	{
+		struct kiwi_msg m;
+		struct kiwi_addr a;
+		int err;
+
+		expect_msg(ag.claimer, MSG_RESULT, &m);
+		assert_int_equal(msg_decode_result(m.body, m.len, &a, &err), 0);
+		assert_int_equal(err, 0);
+	}
+	assert_int_equal(rules_of("10.50.0.1"), 3);
+	agent_stop();
+}
+
+/*
+ * A lock that never comes fails the CLAIM, since its rules are not in
+ * place; the netagent keeps trying and puts them in place later.
+ */
+static void
+test_lock_timeout(void **state)
+{
+	int fd;
+
+	(void)state;
+	agent_start();
+	fd = lock_take();
+	assert_int_equal(claim(&web), -ETIMEDOUT);
+	assert_int_equal(rules_of("10.50.0.1"), 0);
+	close(fd);
+	EVENTUALLY(rules_of("10.50.0.1") == 3);
+	assert_true(kiwi_addr_shown("10.50.0.1"));
+	agent_stop();
+}
+
+/*
+ * A malformed frame from the claimer ends that peer: its end closes,
+ * its claims are withdrawn, and the agent stays up for the supervisor.
+ */
+static void
+malformed(const void *frame, size_t len)
+{
+	agent_start();
+	assert_int_equal(claim(&web), 0);
+	assert_int_equal(
+	    send(ag.claimer, frame, len, MSG_NOSIGNAL), (ssize_t)len);
+	expect_claimer_closed();
+	EVENTUALLY(!addr_shown("10.50.0.1") && rules_of("10.50.0.1") == 0);
+	assert_true(chain_ready());
+	agent_stop();
+}
+
+/* A header for a body of len bytes, which the caller may lie about. */
+static void
+frame_hdr(uint8_t *buf, uint8_t type, uint32_t len)
+{
+	memset(buf, 0, KIWI_MSG_HDRLEN);
+	buf[0] = KIWI_MSG_VERSION;
+	buf[1] = type;
+	memcpy(buf + 4, &len, 4);
+}
+
+/* A CLAIM frame for web with one field forged. */
+static size_t
+forged(uint8_t *buf, size_t cap, void (*forge)(struct claim *))
+{
+	struct claim c = web;
+	struct kiwi_ipset s;
+	ssize_t n;
+
+	forge(&c);
+	ipset_fill(&s, &c);
+	n = msg_encode_ipset(&s, buf + KIWI_MSG_HDRLEN, cap - KIWI_MSG_HDRLEN);
+	assert_true(n > 0);
+	frame_hdr(buf, MSG_CLAIM, (uint32_t)n);
+	return KIWI_MSG_HDRLEN + (size_t)n;
+}
+
+static void
+port0(struct claim *c)
+{
+	c->rules[1].port = 0;
+}
+
+static void
+proto1(struct claim *c)
+{
+	c->rules[0].proto = 1;
+}
+
+static void
+bad_comment(struct claim *c)
+{
+	memcpy(c->rules[2].comment, "web; rm", 8);
+}
+
+static void
+test_malformed_port0(void **state)
+{
+	uint8_t buf[4096];
+
+	(void)state;
+	malformed(buf, forged(buf, sizeof(buf), port0));
+}
+
+static void
+test_malformed_proto(void **state)
+{
+	uint8_t buf[4096];
+
+	(void)state;
+	malformed(buf, forged(buf, sizeof(buf), proto1));
+}
+
+static void
+test_malformed_comment(void **state)
+{
+	uint8_t buf[4096];
+
+	(void)state;
+	malformed(buf, forged(buf, sizeof(buf), bad_comment));
+}
+
+static void
+test_malformed_oversize(void **state)
+{
+	size_t n = KIWI_MSG_MAX + 4096;
+	uint8_t *buf = calloc(1, n);
+
+	(void)state;
+	assert_non_null(buf);
+	frame_hdr(buf, MSG_CLAIM, (uint32_t)(n - KIWI_MSG_HDRLEN));
+	malformed(buf, n);
+	free(buf);
+}
+
+/* The header promises a whole CLAIM; only part of it comes. */
+static void
+test_malformed_truncated(void **state)
+{
+	uint8_t buf[4096];
+
+	(void)state;
+	forged(buf, sizeof(buf), port0);
+	frame_hdr(buf, MSG_CLAIM, KIWI_IPSET_WIRELEN + 3 * KIWI_RULE_WIRELEN);
+	malformed(buf, KIWI_MSG_HDRLEN + 40);
+}
+
+/* A frame that is whole but whose body is too short for a CLAIM. */
+static void
+test_malformed_short_body(void **state)
+{
+	uint8_t buf[KIWI_MSG_HDRLEN + 100];
+
+	(void)state;
+	memset(buf, 0, sizeof(buf));
+	frame_hdr(buf, MSG_CLAIM, 100);
+	buf[KIWI_MSG_HDRLEN] = 4;
+	malformed(buf, sizeof(buf));
+}
+
+static void
+test_malformed_release_all(void **state)
+{
+	uint8_t buf[KIWI_MSG_HDRLEN + 4];
+
+	(void)state;
+	memset(buf, 0, sizeof(buf));
+	frame_hdr(buf, MSG_RELEASE_ALL, 4);
+	malformed(buf, sizeof(buf));
+}
+
+static void
+test_malformed_version(void **state)
+{
+	uint8_t buf[KIWI_MSG_HDRLEN];
+
+	(void)state;
+	frame_hdr(buf, MSG_RELEASE_ALL, 0);
+	buf[0] = KIWI_MSG_VERSION + 1;
+	malformed(buf, sizeof(buf));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(test_sweep, teardown),
+		cmocka_unit_test_teardown(test_claim_replace_release, teardown),
+		cmocka_unit_test_teardown(test_refusals, teardown),
+		cmocka_unit_test_teardown(test_wrong_sender, teardown),
+		cmocka_unit_test_teardown(test_cap, teardown),
+		cmocka_unit_test_teardown(test_foreign_address, teardown),
+		cmocka_unit_test_teardown(test_claimer_eof, teardown),
+		cmocka_unit_test_teardown(test_sup_eof, teardown),
+		cmocka_unit_test_teardown(test_malformed_port0, teardown),
+		cmocka_unit_test_teardown(test_malformed_proto, teardown),
+		cmocka_unit_test_teardown(test_malformed_comment, teardown),
+		cmocka_unit_test_teardown(test_malformed_oversize, teardown),
+		cmocka_unit_test_teardown(test_malformed_truncated, teardown),
+		cmocka_unit_test_teardown(test_malformed_short_body, teardown),
+		cmocka_unit_test_teardown(test_malformed_release_all, teardown),
+		cmocka_unit_test_teardown(test_malformed_version, teardown),
+		cmocka_unit_test_teardown(test_lock_wait, teardown),
+		cmocka_unit_test_teardown(test_lock_timeout, teardown),
+	};
+	int fd, rc;
+
+	if ((ifname = getenv("KIWI_TEST_IF")) == NULL) {
+		fprintf(stderr, "KIWI_TEST_IF names the interface to use\n");
+		return 2;
+	}
+	/* Owned by root; the child gets it open, as from the supervisor. */
+	if ((fd = mkstemp(lock_path)) < 0) {
+		perror("mkstemp");
+		return 2;
+	}
+	close(fd);
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	unlink(lock_path);
+	return rc;
+}
