@@ -6,7 +6,8 @@
 #   netns_new NAME            make a namespace kiwi-t-NAME-$$, loopback up;
 #                             prints the namespace's name
 #   etcd_start [NETNS]        start a private etcd on loopback (in NETNS if
-#                             given); sets ETCD_URL and ETCD_PID
+#                             given); sets ETCD_URL, ETCD_PEER_URL and
+#                             ETCD_PID
 #   wait_for SECONDS CMD...   retry CMD every 0.1 s until it succeeds
 #   fail MESSAGE              print and exit 1
 #   on_exit CMD...            run CMD at exit (last registered runs first)
@@ -87,6 +88,7 @@ etcd_start() {
 	ETCD_PID=$!
 	on_exit "kill $ETCD_PID; wait $ETCD_PID"
 	ETCD_URL="http://127.0.0.1:$cport"
+	ETCD_PEER_URL="http://127.0.0.1:$pport"
 	ETCD_NS=$ns
 	if ! wait_for 20 "${exec[@]}" curl -sf "$ETCD_URL/health"; then
 		cat "$T_TMP/etcd-$cport.log" >&2
@@ -100,4 +102,26 @@ etcd_get() {
 	[ -n "${ETCD_NS:-}" ] && exec=(ip netns exec "$ETCD_NS")
 	ETCDCTL_API=3 "${exec[@]}" etcdctl --endpoints "$ETCD_URL" \
 		get --print-value-only "$1"
+}
+
+# kube_fixture_start [NETNS] [FIXTURE ARGS...]: start the Kubernetes API
+# fixture (tests/fixture/kube_api.py) on a free loopback port, in NETNS
+# if given (pass "" for none), stopped at exit.  Sets KUBE_URL, KUBE_PORT
+# and KUBE_PID.  Extra arguments go to the fixture, e.g. --seed FILE,
+# --bookmark-interval 1, --token T.
+kube_fixture_start() {
+	local ns=${1:-} exec=() log
+	[ $# -gt 0 ] && shift
+	[ -n "$ns" ] && exec=(ip netns exec "$ns")
+	KUBE_PORT=$(free_port)
+	log="$T_TMP/kube-api-$KUBE_PORT.log"
+	"${exec[@]}" python3 "$KIWI_SRC/tests/fixture/kube_api.py" \
+		--listen "127.0.0.1:$KUBE_PORT" "$@" >"$log" 2>&1 &
+	KUBE_PID=$!
+	on_exit "kill $KUBE_PID; wait $KUBE_PID"
+	KUBE_URL="http://127.0.0.1:$KUBE_PORT"
+	if ! wait_for 20 grep -qx ready "$log"; then
+		cat "$log" >&2
+		fail "the Kubernetes API fixture did not start"
+	fi
 }

@@ -1,0 +1,278 @@
+#include "service.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "common/log.h"
+#include "common/util.h"
+
+/* The address lists a Service may carry, in the order they are read. */
+static const char *const addr_fields[] = { "externalIPs",
+	"deprecatedPublicIPs" };
+
+int
+service_key(const json_t *obj, char *key, size_t len)
+{
+	const char *ns, *name;
+	json_t *md;
+	int n;
+
+	if (!json_is_object(obj))
+		return -EINVAL;
+	md = json_object_get(obj, "metadata");
+	ns = json_string_value(json_object_get(md, "namespace"));
+	name = json_string_value(json_object_get(md, "name"));
+	if (ns == NULL || name == NULL || *ns == '\0' || *name == '\0')
+		return -EINVAL;
+	n = snprintf(key, len, "%s/%s", ns, name);
+	if (n < 0 || (size_t)n >= len)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+const char *
+svc_text(const char *s, char *out, size_t outlen)
+{
+	size_t i;
+
+	for (i = 0; outlen > 0 && i < outlen - 1 && s[i] != '\0'; i++)
+		out[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
+	if (outlen > 0)
+		out[i] = '\0';
+	return out;
+}
+
+void
+service_free(struct service *svc)
+{
+	if (svc == NULL)
+		return;
+	free(svc->addrs);
+	free(svc->ports);
+	memset(svc, 0, sizeof(*svc));
+}
+
+int
+service_wants(const struct service *svc, const struct kiwi_addr *a)
+{
+	size_t i;
+
+	for (i = 0; i < svc->naddrs; i++)
+		if (addr_equal(&svc->addrs[i], a))
+			return 1;
+	return 0;
+}
+
+/* Whether an address is for kiwi at all; says why not when it is not. */
+static int
+addr_acceptable(const struct service *svc, const char *field, size_t i,
+    const struct kiwi_addr *a, const struct svc_filter *f)
+{
+	char buf[KIWI_ADDRSTRLEN];
+
+	addr_fmt(a, buf, sizeof(buf));
+	if (a->family == AF_INET6) {
+		/* XXX IPv6 is not announced yet: it needs libip6tc rules. */
+		log_debug("service %s: spec.%s[%zu] %s: IPv6, ignoring",
+		    svc->key, field, i, buf);
+		return 0;
+	}
+	if (!cidr_list_contains(f->cidrs, f->ncidrs, a)) {
+		log_debug("service %s: spec.%s[%zu] %s: outside the "
+		          "configured ranges, ignoring",
+		    svc->key, field, i, buf);
+		return 0;
+	}
+	if (!addr_is_announceable(a)) {
+		log_warnx("service %s: spec.%s[%zu] %s: not an address that "
+		          "can be announced, ignoring",
+		    svc->key, field, i, buf);
+		return 0;
+	}
+	return 1;
+}
+
+static int
+add_addr(struct service *svc, const struct kiwi_addr *a)
+{
+	struct kiwi_addr *n;
+
+	if (service_wants(svc, a))
+		return 0;
+	n = reallocarray(svc->addrs, svc->naddrs + 1, sizeof(*n));
+	if (n == NULL)
+		return -ENOMEM;
+	svc->addrs = n;
+	svc->addrs[svc->naddrs++] = *a;
+	return 0;
+}
+
+static int
+parse_addr(struct service *svc, const char *field, size_t i, const json_t *v,
+    const struct svc_filter *f)
+{
+	const char *s = json_string_value(v);
+	char text[65];
+	struct kiwi_addr a;
+
+	if (s == NULL) {
+		log_warnx("service %s: spec.%s[%zu]: not a string, ignoring",
+		    svc->key, field, i);
+		return 0;
+	}
+	if (addr_parse(s, &a) < 0) {
+		log_warnx("service %s: spec.%s[%zu]: \"%s\" is not an IP "
+		          "address, ignoring",
+		    svc->key, field, i, svc_text(s, text, sizeof(text)));
+		return 0;
+	}
+	if (!addr_acceptable(svc, field, i, &a, f))
+		return 0;
+	return add_addr(svc, &a);
+}
+
+static int
+parse_addrs(struct service *svc, const json_t *spec, const char *field,
+    const struct svc_filter *f)
+{
+	const json_t *list = json_object_get(spec, field), *v;
+	size_t i;
+	int rc;
+
+	if (list == NULL || json_is_null(list))
+		return 0;
+	if (!json_is_array(list)) {
+		log_warnx("service %s: spec.%s: not a list, ignoring", svc->key,
+		    field);
+		return 0;
+	}
+	json_array_foreach(list, i,
+	    v) if ((rc = parse_addr(svc, field, i, v, f)) < 0) return rc;
+	return 0;
+}
+
+static int
+port_proto(const struct service *svc, size_t i, const json_t *p)
+{
+	const json_t *v = json_object_get(p, "protocol");
+	const char *s;
+	int proto;
+
+	if (v == NULL || json_is_null(v))
+		return KIWI_PROTO_TCP;
+	if ((s = json_string_value(v)) == NULL ||
+	    (proto = proto_parse(s)) < 0) {
+		log_warnx("service %s: spec.ports[%zu].protocol: not TCP, UDP "
+		          "or SCTP, ignoring the port",
+		    svc->key, i);
+		return -EINVAL;
+	}
+	return proto;
+}
+
+static int
+parse_port(struct service *svc, size_t i, const json_t *p)
+{
+	const json_t *v = json_object_get(p, "port");
+	struct svc_port *n;
+	json_int_t port;
+	int proto;
+
+	if (!json_is_object(p)) {
+		log_warnx("service %s: spec.ports[%zu]: not an object, "
+		          "ignoring",
+		    svc->key, i);
+		return 0;
+	}
+	if (!json_is_integer(v) || (port = json_integer_value(v)) < 1 ||
+	    port > 65535) {
+		log_warnx("service %s: spec.ports[%zu].port: not a number "
+		          "from 1 to 65535, ignoring the port",
+		    svc->key, i);
+		return 0;
+	}
+	if ((proto = port_proto(svc, i, p)) < 0)
+		return 0;
+	n = reallocarray(svc->ports, svc->nports + 1, sizeof(*n));
+	if (n == NULL)
+		return -ENOMEM;
+	svc->ports = n;
+	svc->ports[svc->nports].proto = (uint8_t)proto;
+	svc->ports[svc->nports].port = (uint16_t)port;
+	svc->nports++;
+	return 0;
+}
+
+static int
+parse_ports(struct service *svc, const json_t *spec)
+{
+	const json_t *list = json_object_get(spec, "ports"), *p;
+	size_t i;
+	int rc;
+
+	if (list == NULL || json_is_null(list))
+		return 0;
+	if (!json_is_array(list)) {
+		log_warnx(
+		    "service %s: spec.ports: not a list, ignoring", svc->key);
+		return 0;
+	}
+	json_array_foreach(
+	    list, i, p) if ((rc = parse_port(svc, i, p)) < 0) return rc;
+	return 0;
+}
+
+static int
+parse_key(const json_t *obj, struct service *svc)
+{
+	char text[KIWI_NAME_LEN];
+	int rc;
+
+	if (!json_is_object(obj)) {
+		log_warnx("service object is not a JSON object, ignoring");
+		return -EINVAL;
+	}
+	rc = service_key(obj, svc->key, sizeof(svc->key));
+	if (rc == -EINVAL)
+		log_warnx("service without metadata.namespace and "
+		          "metadata.name, ignoring");
+	else if (rc == -ENAMETOOLONG || (rc == 0 && !msg_name_valid(svc->key)))
+		log_warnx("service %s: \"namespace/name\" is longer than %d "
+		          "bytes or has unexpected characters, ignoring it",
+		    svc_text(svc->key, text, sizeof(text)), KIWI_NAME_LEN - 1);
+	if (rc == 0 && !msg_name_valid(svc->key))
+		rc = -EINVAL;
+	return rc;
+}
+
+int
+service_parse(
+    const json_t *obj, const struct svc_filter *f, struct service *svc)
+{
+	const json_t *spec;
+	size_t i;
+	int rc;
+
+	memset(svc, 0, sizeof(*svc));
+	if ((rc = parse_key(obj, svc)) < 0)
+		return rc;
+	spec = json_object_get(obj, "spec");
+	if (spec != NULL && !json_is_object(spec)) {
+		log_warnx(
+		    "service %s: spec: not an object, ignoring it", svc->key);
+		return 0;
+	}
+	for (i = 0; i < KIWI_ARRAY_SIZE(addr_fields); i++)
+		if ((rc = parse_addrs(svc, spec, addr_fields[i], f)) < 0)
+			goto fail;
+	if ((rc = parse_ports(svc, spec)) < 0)
+		goto fail;
+	return 0;
+fail:
+	log_warnc(rc, "service %s", svc->key);
+	service_free(svc);
+	return rc;
+}
