@@ -56,13 +56,45 @@ priv_set_name(const char *name)
 }
 
 static void
-check_dropped(const struct kiwi_user *u)
+check_ids(const struct kiwi_user *u)
 {
-	if (setuid(0) == 0 || seteuid(0) == 0)
+	if (u->uid != 0 && (setuid(0) == 0 || seteuid(0) == 0))
 		fatalx("regained root after dropping to %s", u->name);
 	if (getuid() != u->uid || geteuid() != u->uid || getgid() != u->gid ||
 	    getegid() != u->gid)
 		fatalx("ids are not those of %s after dropping", u->name);
+}
+
+/* Exactly the network pair when keep_net, else nothing at all. */
+static void
+check_caps(bool keep_net)
+{
+	int cap, want;
+
+	if (capng_get_caps_process() < 0)
+		fatalx("cannot read back capabilities");
+	for (cap = 0; cap <= CAP_LAST_CAP; cap++) {
+		want = keep_net && (cap == CAP_NET_ADMIN || cap == CAP_NET_RAW);
+		if (capng_have_capability(CAPNG_EFFECTIVE, cap) != want ||
+		    capng_have_capability(CAPNG_PERMITTED, cap) != want)
+			fatalx("capability %s is %s after dropping",
+			    capng_capability_to_name(cap),
+			    want ? "missing" : "still held");
+		if (capng_have_capability(CAPNG_INHERITABLE, cap) ||
+		    capng_have_capability(CAPNG_AMBIENT, cap))
+			fatalx("capability %s is inheritable after dropping",
+			    capng_capability_to_name(cap));
+	}
+}
+
+static void
+select_caps(bool keep_net)
+{
+	capng_clear(CAPNG_SELECT_ALL);
+	if (keep_net &&
+	    capng_updatev(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED,
+	        CAP_NET_ADMIN, CAP_NET_RAW, -1) < 0)
+		fatalx("cannot select the network capabilities");
 }
 
 void
@@ -70,24 +102,36 @@ priv_drop(const struct kiwi_user *u, bool keep_net)
 {
 	int flags = CAPNG_DROP_SUPP_GRP | CAPNG_CLEAR_BOUNDING;
 
-	capng_clear(CAPNG_SELECT_BOTH);
-	if (keep_net &&
-	    capng_updatev(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED,
-	        CAP_NET_ADMIN, CAP_NET_RAW, -1) < 0)
-		fatalx("cannot select the network capabilities");
-	if (capng_change_id(u->uid, u->gid, flags) < 0)
-		fatalx("cannot drop to user %s with only the capabilities"
-		       " needed",
-		    u->name);
+	select_caps(keep_net);
+	if (geteuid() == 0) {
+		if (capng_change_id(u->uid, u->gid, flags) < 0)
+			fatalx("cannot drop to user %s with only the"
+			       " capabilities needed",
+			    u->name);
+	} else if (capng_apply(CAPNG_SELECT_ALL) < 0 &&
+	    capng_apply(CAPNG_SELECT_CAPS) < 0)
+		/* Without CAP_SETPCAP the bounding set stays; no exec. */
+		fatalx("cannot drop capabilities");
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		fatal("cannot set no-new-privs");
-	check_dropped(u);
-	if (capng_get_caps_process() < 0)
-		fatalx("cannot read back capabilities");
-	if (keep_net) {
-		if (capng_have_capabilities(CAPNG_SELECT_CAPS) != CAPNG_PARTIAL)
-			fatalx("capabilities are not exactly"
-			       " CAP_NET_ADMIN and CAP_NET_RAW");
-	} else if (capng_have_capabilities(CAPNG_SELECT_CAPS) != CAPNG_NONE)
-		fatalx("capabilities remain after dropping them all");
+	check_ids(u);
+	check_caps(keep_net);
+}
+
+int
+priv_current_user(struct kiwi_user *u)
+{
+	struct passwd *pw = getpwuid(getuid());
+
+	u->uid = getuid();
+	u->gid = getgid();
+	snprintf(u->name, sizeof(u->name), "%s", pw ? pw->pw_name : "?");
+	if (capng_get_caps_process() < 0 ||
+	    !capng_have_capability(CAPNG_EFFECTIVE, CAP_NET_ADMIN) ||
+	    !capng_have_capability(CAPNG_EFFECTIVE, CAP_NET_RAW)) {
+		log_warnx("kiwi needs root, or CAP_NET_ADMIN and CAP_NET_RAW"
+		          " (for example as ambient capabilities)");
+		return -EPERM;
+	}
+	return 0;
 }

@@ -20,9 +20,18 @@ struct kiwi_user {
 int priv_resolve_user(const char *name, bool given, struct kiwi_user *u);
 
 /*
- * Become u, set no-new-privs, and keep exactly CAP_NET_ADMIN and
- * CAP_NET_RAW when keep_net, else no capability at all (bounding set
- * included).  Then check that root cannot be regained.  Fatal on any
+ * When kiwi is started by a user other than root, the workers stay that
+ * user: fill u with it.  It must hold CAP_NET_ADMIN and CAP_NET_RAW,
+ * for the netagent; -EPERM (logged) otherwise.
+ */
+int priv_current_user(struct kiwi_user *u);
+
+/*
+ * As root: become u.  Otherwise stay who we are.  Either way set
+ * no-new-privs and keep exactly CAP_NET_ADMIN and CAP_NET_RAW when
+ * keep_net, else no capability at all (the bounding set too, where we
+ * may), none inheritable or ambient.  Then check that root cannot be
+ * regained and that the capabilities are exactly those.  Fatal on any
  * failure: a worker must not run with more than it was meant to have.
  */
 void priv_drop(const struct kiwi_user *u, bool keep_net);

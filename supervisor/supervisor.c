@@ -114,6 +114,9 @@ open_xtables_lock(void)
 	if (path == NULL || *path == '\0')
 		path = KIWI_XTABLES_LOCK;
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	/* flock needs no write access, so a readable lock will do. */
+	if (fd < 0)
+		fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		log_warn("cannot open the xtables lock %s; rule changes may"
 		         " race with iptables and kube-proxy",
@@ -443,6 +446,21 @@ check_interface(const struct kiwi_config *cfg)
 	return 0;
 }
 
+/*
+ * Started as root, the workers become --user.  Started as another user
+ * that holds the network capabilities (systemd's User= with
+ * AmbientCapabilities=), they stay that user.
+ */
+static int
+resolve_user(const struct kiwi_config *cfg, struct kiwi_user *u)
+{
+	if (geteuid() == 0)
+		return priv_resolve_user(cfg->user, cfg->user_given, u);
+	if (cfg->user_given)
+		log_warnx("not started as root: ignoring --user %s", cfg->user);
+	return priv_current_user(u);
+}
+
 static void
 log_start(const struct kiwi_config *cfg, const struct kiwi_user *u)
 {
@@ -486,13 +504,7 @@ supervisor_run(const struct kiwi_config *cfg)
 	if (logsink_open(cfg) < 0)
 		return 1;
 	wd_ms = notify_init();
-	if (geteuid() != 0) {
-		log_warnx("kiwi must start as root: it drops privileges"
-		          " itself");
-		return 1;
-	}
-	if (check_interface(cfg) < 0 ||
-	    priv_resolve_user(cfg->user, cfg->user_given, &u) < 0)
+	if (check_interface(cfg) < 0 || resolve_user(cfg, &u) < 0)
 		return 1;
 	log_start(cfg, &u);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
