@@ -131,8 +131,7 @@ withdraw(struct netagent *na, size_t i)
 	fmt(&na->held[i].addr, buf);
 	if ((rc = iface_remove(&na->nl, &na->held[i].addr)) < 0)
 		log_warnc(rc,
-		    "cannot remove %s from %s; it stays until the"
-		    " next start",
+		    "cannot remove %s from %s; it stays until the next start",
 		    buf, na->cfg->ifname);
 	else
 		log_info("removed %s from %s", buf, na->cfg->ifname);
@@ -157,8 +156,8 @@ claim_addr(struct netagent *na, const struct kiwi_ipset *s, ssize_t idx)
 	rc = iface_claim(&na->nl, &s->addr);
 	if (rc == -EEXIST) {
 		refuse(s, rc,
-		    "the address is configured on the interface"
-		    " without kiwi's label; leaving it alone");
+		    "the address is configured on the interface without kiwi's "
+		    "label; leaving it alone");
 		if (idx >= 0)
 			held_drop(na, (size_t)idx);
 		return rc;
@@ -197,6 +196,10 @@ hold(struct netagent *na, struct kiwi_ipset *s, ssize_t idx)
 	return 0;
 }
 
+/*
+ * A RESULT 0 means the address is held with exactly the claimed rules;
+ * any error means it is not held, so an earlier hold is withdrawn.
+ */
 static int
 on_claim(struct netagent *na, const struct kiwi_msg *m)
 {
@@ -216,16 +219,15 @@ on_claim(struct netagent *na, const struct kiwi_msg *m)
 	a = s.addr; /* hold() takes s over */
 	idx = held_find(na, &a);
 	if ((rc = check_ipset(na->cfg, &s, &why)) < 0 ||
-	    (idx < 0 && (rc = check_cap(na->cfg, na->nheld, &why)) < 0)) {
+	    (idx < 0 && (rc = check_cap(na->cfg, na->nheld, &why)) < 0))
 		refuse(&s, rc, why);
-		goto done;
-	}
-	if ((rc = claim_addr(na, &s, idx)) < 0)
-		goto done;
-	if ((rc = hold(na, &s, idx)) < 0) {
-		log_warnx("out of memory holding a claim; withdrawing it");
+	else if ((rc = claim_addr(na, &s, idx)) == 0 &&
+	    (rc = hold(na, &s, idx)) < 0) {
+		log_warnx("out of memory holding %s; removing it", s.service);
 		iface_remove(&na->nl, &a);
 	}
+	if (rc < 0 && (idx = held_find(na, &a)) >= 0)
+		withdraw(na, (size_t)idx);
 done:
 	reply_queue(na, MSG_RESULT, &a, rc);
 	ipset_free(&s);
@@ -275,8 +277,8 @@ on_shutdown(struct netagent *na, const struct kiwi_msg *m)
 static void
 claimer_end(struct netagent *na, const char *reason)
 {
-	log_warnx("%s; withdrawing all %zu addresses, since nobody"
-	          " vouches for them any more",
+	log_warnx("%s; withdrawing all %zu addresses, since nobody vouches for "
+	          "them any more",
 	    reason, na->nheld);
 	close(na->fds[PEER_CLAIMER]);
 	na->fds[PEER_CLAIMER] = -1;
@@ -296,9 +298,7 @@ reply_send(struct netagent *na, const struct reply *r)
 		rc = msg_send(fd, r->type, NULL, 0);
 	if (rc < 0) {
 		snprintf(reason, sizeof(reason),
-		    "cannot answer the claimer:"
-		    " %s",
-		    strerror(-rc));
+		    "cannot answer the claimer: %s", strerror(-rc));
 		claimer_end(na, reason);
 	}
 	return rc;
@@ -356,24 +356,17 @@ drain(struct netagent *na, enum peer p)
 			continue;
 		if (rc == 1)
 			snprintf(reason, sizeof(reason),
-			    "malformed %s body"
-			    " from %s",
+			    "malformed %s body from %s",
 			    msg_type_name(na->msg.type), who);
 		else if (rc == 0)
 			snprintf(reason, sizeof(reason),
-			    "%s closed its"
-			    " channel",
-			    who);
+			    "%s closed its channel", who);
 		else if (rc == -EBADMSG)
 			snprintf(reason, sizeof(reason),
-			    "malformed frame"
-			    " from %s",
-			    who);
+			    "malformed frame from %s", who);
 		else
 			snprintf(reason, sizeof(reason),
-			    "cannot read from"
-			    " %s: %s",
-			    who, strerror(-rc));
+			    "cannot read from %s: %s", who, strerror(-rc));
 		peer_end(na, p, reason);
 	}
 }
@@ -388,13 +381,12 @@ commit(struct netagent *na)
 		return 0;
 	rc = ipt_sync(na->lock_fd, na->cfg->mark, na->held, na->nheld);
 	if (rc == -ETIMEDOUT)
-		log_warnx("cannot update chain %s in mangle: the xtables"
-		          " lock stayed taken; retrying in %d ms",
+		log_warnx("cannot update chain %s in mangle: the xtables lock "
+		          "stayed taken; retrying in %d ms",
 		    KIWI_CHAIN, RETRY_MS);
 	else if (rc < 0)
 		log_warnc(rc,
-		    "cannot update chain %s in mangle; retrying in"
-		    " %d ms",
+		    "cannot update chain %s in mangle; retrying in %d ms",
 		    KIWI_CHAIN, RETRY_MS);
 	else if (na->failed)
 		log_info("chain %s in mangle is up to date again", KIWI_CHAIN);
@@ -405,14 +397,15 @@ commit(struct netagent *na)
 
 /*
  * Commit, then answer the batch.  A RESULT 0 promises address and
- * rules, so a failed commit turns every successful RESULT of the batch
- * into the commit's error.
+ * rules, so when the commit fails every address claimed in the batch
+ * is withdrawn and its RESULT carries the commit's error.
  */
 static int
 flush(struct netagent *na)
 {
 	char buf[KIWI_ADDRSTRLEN];
 	struct reply *r;
+	ssize_t idx;
 	size_t i;
 	int rc;
 
@@ -420,9 +413,11 @@ flush(struct netagent *na)
 	for (i = 0; i < na->nreplies && na->fds[PEER_CLAIMER] >= 0; i++) {
 		r = &na->replies[i];
 		if (r->type == MSG_RESULT && r->error == 0 && rc < 0) {
-			log_warnx("rules for %s are not in place; its traffic"
-			          " is not marked",
+			log_warnx("rules for %s are not in place; withdrawing"
+			          " it, its traffic is not marked",
 			    fmt(&r->addr, buf));
+			if ((idx = held_find(na, &r->addr)) >= 0)
+				withdraw(na, (size_t)idx);
 			r->error = rc;
 		}
 		if (reply_send(na, r) < 0)
@@ -475,8 +470,8 @@ setup(struct netagent *na)
 		log_info("removed leftover chain %s from mangle", KIWI_CHAIN);
 	if ((rc = ipt_sync(na->lock_fd, na->cfg->mark, NULL, 0)) < 0) {
 		log_warnc(rc,
-		    "cannot set up chain %s in mangle; no traffic"
-		    " could be marked",
+		    "cannot set up chain %s in mangle; no traffic could be "
+		    "marked",
 		    KIWI_CHAIN);
 		return rc;
 	}
@@ -494,8 +489,8 @@ teardown(struct netagent *na)
 	withdraw_all(na);
 	if ((rc = ipt_teardown(na->lock_fd)) < 0) {
 		log_warnc(rc,
-		    "cannot remove chain %s from mangle; it stays"
-		    " until the next start",
+		    "cannot remove chain %s from mangle; it stays until the "
+		    "next start",
 		    KIWI_CHAIN);
 		return rc;
 	}

@@ -475,6 +475,14 @@ test_refusals(void **state)
 	assert_string_equal(addrs(), before_addrs);
 	free(before);
 	free((char *)before_addrs);
+
+	/* A refused claim for a held address withdraws it. */
+	c = api;
+	c.nrules = 2;
+	c.rules[1] = c.rules[0];
+	assert_int_equal(claim(&c), -EINVAL);
+	assert_false(addr_shown("10.50.0.2"));
+	assert_int_equal(rules_of("10.50.0.2"), 0);
 	agent_stop();
 }
 
@@ -626,7 +634,7 @@ test_lock_wait(void **state)
 
 /*
  * A lock that never comes fails the CLAIM, since its rules are not in
- * place; the netagent keeps trying and puts them in place later.
+ * place, and the address is withdrawn: an error means "not held".
  */
 static void
 test_lock_timeout(void **state)
@@ -635,12 +643,18 @@ test_lock_timeout(void **state)
 
 	(void)state;
 	agent_start();
+	assert_int_equal(claim(&api), 0);
 	fd = lock_take();
 	assert_int_equal(claim(&web), -ETIMEDOUT);
+	assert_false(addr_shown("10.50.0.1"));
 	assert_int_equal(rules_of("10.50.0.1"), 0);
 	close(fd);
-	EVENTUALLY(rules_of("10.50.0.1") == 3);
-	assert_true(kiwi_addr_shown("10.50.0.1"));
+
+	/* The rest stays in place, and a new claim works. */
+	assert_int_equal(rules_of("10.50.0.2"), 1);
+	assert_true(kiwi_addr_shown("10.50.0.2"));
+	assert_int_equal(claim(&web), 0);
+	assert_int_equal(rules_of("10.50.0.1"), 3);
 	agent_stop();
 }
 
