@@ -97,14 +97,21 @@ retry_later(struct watcher *w)
 		w->backoff_ms = BACKOFF_MAX_MS;
 }
 
+/* Start the list over, from its first page. */
 static void
-relist(struct watcher *w, const char *why)
+list_reset(struct watcher *w)
 {
-	log_info("relisting services: %s", why);
 	w->phase = PH_LIST;
 	w->cont[0] = '\0';
 	desired_free(&w->next);
 	w->listed = 0;
+}
+
+static void
+relist(struct watcher *w, const char *why)
+{
+	log_info("relisting services: %s", why);
+	list_reset(w);
 }
 
 /* Tell the claimer each change; the claimer gone ends the watcher. */
@@ -369,7 +376,7 @@ list_finished(struct watcher *w, const struct http_result *r)
 		log_warnx("listing services: HTTP %ld: %s", r->status, text);
 	} else if (r->body_err == 0)
 		log_warnx("listing services: %s", r->curl_error);
-	relist(w, "the list failed");
+	list_reset(w);
 	retry_later(w);
 }
 

@@ -11,6 +11,9 @@
 #   wait_for SECONDS CMD...   retry CMD every 0.1 s until it succeeds
 #   fail MESSAGE              print and exit 1
 #   on_exit CMD...            run CMD at exit (last registered runs first)
+#   kube_fixture_start [NETNS] [ARGS...]
+#                             start the Kubernetes API fixture on loopback;
+#                             sets KUBE_URL, KUBE_PORT and KUBE_PID
 
 set -eu
 

@@ -10,7 +10,7 @@
 #include <cmocka.h>
 
 #include "common/log.h"
-#include "logcap.h"
+#include "wtest.h"
 #include "watcher/desired.h"
 
 static struct kiwi_cidr range;
@@ -68,16 +68,6 @@ assert_change(const struct change *c, uint8_t type, const char *addr)
 
 	assert_int_equal(c->type, type);
 	assert_string_equal(addr_fmt(&c->set.addr, buf, sizeof(buf)), addr);
-}
-
-static void
-assert_rule(const struct kiwi_ipset *s, size_t i, uint8_t proto, uint16_t port,
-    const char *comment)
-{
-	assert_true(i < s->nrules);
-	assert_int_equal(s->rules[i].proto, proto);
-	assert_int_equal(s->rules[i].port, port);
-	assert_string_equal(s->rules[i].comment, comment);
 }
 
 static void

@@ -9,7 +9,7 @@
 #include <cmocka.h>
 
 #include "common/log.h"
-#include "logcap.h"
+#include "wtest.h"
 #include "watcher/service.h"
 
 static struct kiwi_cidr ranges[3];

@@ -29,6 +29,7 @@
 #include "common/util.h"
 #include "watcher/watcher.h"
 #include "watcher/watcher_int.h"
+#include "wtest.h"
 
 #define PAGE 2
 #define WAIT_MS 5000
@@ -87,16 +88,15 @@ fx(const char *method, const char *path, const char *body)
 	return j;
 }
 
-/* PUT a Service; remember the resourceVersion it got. */
+/* A write through the fixture; remember the resourceVersion it made. */
 static void
-put_svc(const char *ns, const char *name, const char *spec)
+fx_write(const char *method, const char *ns, const char *name, const char *body)
 {
-	char path[256], body[4096];
+	char path[256];
 	json_t *j;
 
 	snprintf(path, sizeof(path), "/fixture/services/%s/%s", ns, name);
-	snprintf(body, sizeof(body), "{\"spec\":%s}", spec);
-	j = fx("PUT", path, body);
+	j = fx(method, path, body);
 	snprintf(last_rv, sizeof(last_rv), "%s",
 	    json_string_value(json_object_get(
 	        json_object_get(j, "metadata"), "resourceVersion")));
@@ -104,17 +104,18 @@ put_svc(const char *ns, const char *name, const char *spec)
 }
 
 static void
+put_svc(const char *ns, const char *name, const char *spec)
+{
+	char body[4096];
+
+	snprintf(body, sizeof(body), "{\"spec\":%s}", spec);
+	fx_write("PUT", ns, name, body);
+}
+
+static void
 del_svc(const char *ns, const char *name)
 {
-	char path[256];
-	json_t *j;
-
-	snprintf(path, sizeof(path), "/fixture/services/%s/%s", ns, name);
-	j = fx("DELETE", path, NULL);
-	snprintf(last_rv, sizeof(last_rv), "%s",
-	    json_string_value(json_object_get(
-	        json_object_get(j, "metadata"), "resourceVersion")));
-	json_decref(j);
+	fx_write("DELETE", ns, name, NULL);
 }
 
 static void
@@ -178,16 +179,6 @@ expect_undesire(const char *ip)
 	expect_type(MSG_UNDESIRE, &m);
 	assert_int_equal(msg_decode_addr(m.body, m.len, &a), 0);
 	assert_string_equal(addr_fmt(&a, buf, sizeof(buf)), ip);
-}
-
-static void
-assert_rule(const struct kiwi_ipset *s, size_t i, uint8_t proto, uint16_t port,
-    const char *comment)
-{
-	assert_true(i < s->nrules);
-	assert_int_equal(s->rules[i].proto, proto);
-	assert_int_equal(s->rules[i].port, port);
-	assert_string_equal(s->rules[i].comment, comment);
 }
 
 /* The API requests the fixture saw: lists, and watches from rv. */

@@ -1,8 +1,13 @@
-#include "logcap.h"
+#include "wtest.h"
 
+#include <setjmp.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
+
+#include <cmocka.h>
 
 static int saved = -1;
 static FILE *cap;
@@ -40,4 +45,14 @@ logcap_end(void)
 	saved = -1;
 	fclose(cap);
 	cap = NULL;
+}
+
+void
+assert_rule(const struct kiwi_ipset *s, size_t i, uint8_t proto, uint16_t port,
+    const char *comment)
+{
+	assert_true(i < s->nrules);
+	assert_int_equal(s->rules[i].proto, proto);
+	assert_int_equal(s->rules[i].port, port);
+	assert_string_equal(s->rules[i].comment, comment);
 }
