@@ -103,7 +103,7 @@ priv_drop(const struct kiwi_user *u, bool keep_net)
 	int flags = CAPNG_DROP_SUPP_GRP | CAPNG_CLEAR_BOUNDING;
 
 	select_caps(keep_net);
-	if (geteuid() == 0) {
+	if (u->uid != getuid()) {
 		if (capng_change_id(u->uid, u->gid, flags) < 0)
 			fatalx("cannot drop to user %s with only the"
 			       " capabilities needed",
@@ -116,6 +116,15 @@ priv_drop(const struct kiwi_user *u, bool keep_net)
 		fatal("cannot set no-new-privs");
 	check_ids(u);
 	check_caps(keep_net);
+}
+
+bool
+priv_can_change_id(void)
+{
+	return capng_get_caps_process() == 0 &&
+	    capng_have_capability(CAPNG_EFFECTIVE, CAP_SETUID) &&
+	    capng_have_capability(CAPNG_EFFECTIVE, CAP_SETGID) &&
+	    capng_have_capability(CAPNG_EFFECTIVE, CAP_SETPCAP);
 }
 
 int

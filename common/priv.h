@@ -19,6 +19,9 @@ struct kiwi_user {
  */
 int priv_resolve_user(const char *name, bool given, struct kiwi_user *u);
 
+/* Whether this process may switch to another user (CAP_SETUID...). */
+bool priv_can_change_id(void);
+
 /*
  * When kiwi is started by a user other than root, the workers stay that
  * user: fill u with it.  It must hold CAP_NET_ADMIN and CAP_NET_RAW,

@@ -449,15 +449,17 @@ check_interface(const struct kiwi_config *cfg)
 /*
  * Started as root, the workers become --user.  Started as another user
  * that holds the network capabilities (systemd's User= with
- * AmbientCapabilities=), they stay that user.
+ * AmbientCapabilities=), or as a root that cannot change its ids (a
+ * container with every other capability dropped), they stay who they
+ * are and only shed capabilities.
  */
 static int
 resolve_user(const struct kiwi_config *cfg, struct kiwi_user *u)
 {
-	if (geteuid() == 0)
+	if (geteuid() == 0 && priv_can_change_id())
 		return priv_resolve_user(cfg->user, cfg->user_given, u);
 	if (cfg->user_given)
-		log_warnx("not started as root: ignoring --user %s", cfg->user);
+		log_warnx("cannot change user: ignoring --user %s", cfg->user);
 	return priv_current_user(u);
 }
 
