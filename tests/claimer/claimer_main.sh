@@ -1,0 +1,14 @@
+#!/bin/bash
+# claimer_main in a child process against a real etcd on loopback; the
+# test program plays the other processes.
+. "$KIWI_SRC/tests/lib/common.sh"
+need_root
+command -v etcd >/dev/null || { echo "SKIP: no etcd" >&2; exit 77; }
+
+etcd_start
+# The test stops etcd with SIGSTOP; never leave it stopped.
+on_exit "kill -CONT $ETCD_PID"
+KIWI_ETCD_URL=$ETCD_URL \
+KIWI_ETCD_PID=$ETCD_PID \
+KIWI_ETCD_DEAD="http://127.0.0.1:$(free_port)" \
+	"$KIWI_BUILD/tests/claimer/claimer_loop"

@@ -1,0 +1,504 @@
+/*
+ * claimer_main in a child process against a real etcd, with this
+ * program playing supervisor, watcher and netagent over socketpairs.
+ * Run by claimer_main.sh, which passes KIWI_ETCD_URL, KIWI_ETCD_PID
+ * (to stop and continue etcd) and KIWI_ETCD_DEAD (nothing listens).
+ */
+#include <errno.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "tests/claimer/test_env.h"
+
+#include "claimer/claimer.h"
+#include "claimer/etcd.h"
+#include "common/log.h"
+#include "common/msg.h"
+#include "common/util.h"
+
+#define TTL 3
+
+struct child {
+	pid_t pid;
+	int sup, watcher, na; /* our ends */
+	struct etcd *etcd; /* to look at etcd ourselves */
+};
+
+static char url[512], dead[512];
+static pid_t etcd_pid;
+
+static void
+spawn(struct child *ch, const char *endpoints)
+{
+	int sp[2], wp[2], np[2];
+	struct kiwi_config cfg;
+
+	config_defaults(&cfg);
+	snprintf(
+	    cfg.etcd_endpoints, sizeof(cfg.etcd_endpoints), "%s", endpoints);
+	snprintf(cfg.node_name, sizeof(cfg.node_name), "n1");
+	cfg.ttl = TTL;
+	assert_int_equal(cidr_parse("192.168.1.0/24", &cfg.cidrs[0]), 0);
+	assert_int_equal(cidr_parse("fd00::/64", &cfg.cidrs[1]), 0);
+	cfg.ncidrs = 2;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sp), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, wp), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, np), 0);
+	ch->pid = fork();
+	assert_true(ch->pid >= 0);
+	if (ch->pid == 0) {
+		close(sp[0]);
+		close(wp[0]);
+		close(np[0]);
+		log_init("claimer", 0);
+		_exit(claimer_main(&cfg, sp[1], wp[1], np[1]));
+	}
+	close(sp[1]);
+	close(wp[1]);
+	close(np[1]);
+	ch->sup = sp[0];
+	ch->watcher = wp[0];
+	ch->na = np[0];
+	assert_int_equal(etcd_open(&ch->etcd, url), 0);
+}
+
+static int
+start(void **state, const char *endpoints)
+{
+	struct child *ch = calloc(1, sizeof(*ch));
+
+	spawn(ch, endpoints);
+	*state = ch;
+	return 0;
+}
+
+static int
+setup(void **state)
+{
+	return start(state, url);
+}
+
+static int
+setup_dead(void **state)
+{
+	return start(state, dead);
+}
+
+/* The first member is dead, the second answers. */
+static int
+setup_second(void **state)
+{
+	char list[1100];
+
+	snprintf(list, sizeof(list), "%s,%s", dead, url);
+	return start(state, list);
+}
+
+static int
+teardown(void **state)
+{
+	struct child *ch = *state;
+
+	if (ch->pid > 0) {
+		kill(ch->pid, SIGKILL);
+		waitpid(ch->pid, NULL, 0);
+	}
+	close(ch->sup);
+	close(ch->watcher);
+	close(ch->na);
+	etcd_close(ch->etcd);
+	free(ch);
+	return 0;
+}
+
+/* The next message on fd within ms, which must be of type. */
+static void
+expect(int fd, uint8_t type, int ms, struct kiwi_msg *m)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	int r;
+
+	if (poll(&p, 1, ms) != 1)
+		fail_msg("no %s within %d ms", msg_type_name(type), ms);
+	r = msg_recv(fd, m);
+	assert_int_equal(r, 1);
+	if (m->type != type)
+		fail_msg("wanted %s, got %s", msg_type_name(type),
+		    msg_type_name(m->type));
+}
+
+static void
+expect_none(int fd, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	struct kiwi_msg m;
+
+	if (poll(&p, 1, ms) == 1 && msg_recv(fd, &m) == 1)
+		fail_msg("unexpected %s", msg_type_name(m.type));
+}
+
+static void
+make_set(struct kiwi_ipset *s, const char *ip, uint16_t port)
+{
+	ipset_init(s);
+	assert_int_equal(addr_parse(ip, &s->addr), 0);
+	assert_int_equal(msg_name_set(s->service, "default/web"), 0);
+	s->nrules = 1;
+	s->rules = calloc(1, sizeof(*s->rules));
+	s->rules[0].proto = KIWI_PROTO_TCP;
+	s->rules[0].port = port;
+	assert_int_equal(msg_name_set(s->rules[0].comment, "default/web"), 0);
+}
+
+static void
+desire(struct child *ch, const char *ip, uint16_t port)
+{
+	struct kiwi_ipset s;
+
+	make_set(&s, ip, port);
+	assert_int_equal(msg_send_ipset(ch->watcher, MSG_DESIRE, &s), 0);
+	ipset_free(&s);
+}
+
+static void
+undesire(struct child *ch, const char *ip)
+{
+	struct kiwi_addr a;
+
+	assert_int_equal(addr_parse(ip, &a), 0);
+	assert_int_equal(msg_send_addr(ch->watcher, MSG_UNDESIRE, &a), 0);
+}
+
+/* Wait for CLAIM of ip with one rule on port; answer it with err. */
+static void
+expect_claim(struct child *ch, const char *ip, uint16_t port, int ms, int err)
+{
+	struct kiwi_ipset got, want;
+	struct kiwi_msg m;
+
+	expect(ch->na, MSG_CLAIM, ms, &m);
+	assert_int_equal(msg_decode_ipset(m.body, m.len, &got), 0);
+	make_set(&want, ip, port);
+	assert_true(ipset_equal(&got, &want));
+	assert_int_equal(msg_send_result(ch->na, &got.addr, err), 0);
+	ipset_free(&got);
+	ipset_free(&want);
+}
+
+static void
+expect_addr(struct child *ch, uint8_t type, const char *ip, int ms)
+{
+	struct kiwi_addr a, want;
+	struct kiwi_msg m;
+
+	expect(ch->na, type, ms, &m);
+	assert_int_equal(msg_decode_addr(m.body, m.len, &a), 0);
+	assert_int_equal(addr_parse(ip, &want), 0);
+	assert_true(addr_equal(&a, &want));
+}
+
+/* The lease of ip's key, 0 if there is no key; node is its holder. */
+static int64_t
+key_lease(struct child *ch, const char *ip, char *node, size_t cap)
+{
+	char key[128];
+	struct ej_holder h;
+	int64_t lease = 0;
+	int r;
+
+	snprintf(key, sizeof(key), "/kiwi/publicips/%s", ip);
+	r = etcd_get(ch->etcd, key, &h);
+	assert_true(r >= 0);
+	if (r == 1) {
+		lease = h.lease;
+		assert_true(lease != 0);
+		if (node != NULL &&
+		    ej_parse_claim_value(h.value, h.valuelen, node, cap) < 0)
+			snprintf(node, cap, "(not kiwi's)");
+		ej_holder_free(&h);
+	}
+	return lease;
+}
+
+static void
+wait_key_gone(struct child *ch, const char *ip, int ms)
+{
+	int64_t end = now_ms() + ms;
+
+	while (key_lease(ch, ip, NULL, 0) != 0) {
+		if (now_ms() > end)
+			fail_msg("the key of %s is still there", ip);
+		usleep(20000);
+	}
+}
+
+static int64_t
+count_keys(struct child *ch)
+{
+	int64_t n;
+
+	assert_int_equal(etcd_count(ch->etcd, KIWI_KEY_PREFIX, &n), 0);
+	return n;
+}
+
+/* SHUTDOWN: RELEASE_ALL, we confirm, the child exits 0. */
+static void
+stop(struct child *ch)
+{
+	struct pollfd p = { .fd = ch->na, .events = POLLIN };
+	struct kiwi_msg m;
+	int status;
+
+	assert_int_equal(msg_send(ch->sup, MSG_SHUTDOWN, NULL, 0), 0);
+	for (;;) {
+		assert_int_equal(poll(&p, 1, 5000), 1);
+		assert_int_equal(msg_recv(ch->na, &m), 1);
+		/* Answers to CLAIMs may still be on the way. */
+		if (m.type != MSG_CLAIM)
+			break;
+	}
+	assert_int_equal(m.type, MSG_RELEASE_ALL);
+	assert_int_equal(msg_send(ch->na, MSG_RELEASE_ALL_DONE, NULL, 0), 0);
+	assert_int_equal(waitpid(ch->pid, &status, 0), ch->pid);
+	ch->pid = 0;
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+static void
+test_claim_change_release(void **state)
+{
+	struct child *ch = *state;
+	char node[64];
+	struct ej_holder h;
+
+	desire(ch, "192.168.1.41", 80);
+	expect_claim(ch, "192.168.1.41", 80, 3000, 0);
+	assert_true(key_lease(ch, "192.168.1.41", node, sizeof(node)) != 0);
+	assert_string_equal(node, "n1");
+	assert_int_equal(
+	    etcd_get(ch->etcd, "/kiwi/publicips/192.168.1.41", &h), 1);
+	assert_string_equal(h.value,
+	    "{\"node\":\"n1\",\"service\":"
+	    "\"default/web\",\"ip\":\"192.168.1.41\"}");
+	ej_holder_free(&h);
+
+	/* The same set again changes nothing; new rules are sent on. */
+	desire(ch, "192.168.1.41", 80);
+	expect_none(ch->na, 300);
+	desire(ch, "192.168.1.41", 443);
+	expect_claim(ch, "192.168.1.41", 443, 2000, 0);
+
+	/*
+	 * Withdraw before release: once the key is gone, RELEASE must
+	 * already be waiting on the socket.
+	 */
+	undesire(ch, "192.168.1.41");
+	wait_key_gone(ch, "192.168.1.41", 3000);
+	expect_addr(ch, MSG_RELEASE, "192.168.1.41", 0);
+	stop(ch);
+	assert_int_equal(count_keys(ch), 0);
+}
+
+static void
+test_standby_then_takeover(void **state)
+{
+	struct child *ch = *state;
+	struct ej_holder h;
+	int64_t other, ttl, start;
+	char node[64];
+
+	assert_int_equal(etcd_lease_grant(ch->etcd, 30, &other, &ttl), 0);
+	assert_int_equal(etcd_claim(ch->etcd, "/kiwi/publicips/192.168.1.42",
+	                     "{\"node\":\"n2\"}", other, &h),
+	    1);
+	desire(ch, "192.168.1.42", 80);
+	/* Several renewal ticks pass without a claim. */
+	expect_none(ch->na, 2500);
+	assert_int_equal(
+	    key_lease(ch, "192.168.1.42", node, sizeof(node)), other);
+	assert_string_equal(node, "n2");
+
+	start = now_ms();
+	assert_int_equal(etcd_lease_revoke(ch->etcd, other), 0);
+	expect_claim(ch, "192.168.1.42", 80, 3 * 1000 * TTL / 3 + 500, 0);
+	assert_true(now_ms() - start < 1000 * TTL);
+	key_lease(ch, "192.168.1.42", node, sizeof(node));
+	assert_string_equal(node, "n1");
+	stop(ch);
+	assert_int_equal(count_keys(ch), 0);
+}
+
+static void
+test_result_error_releases(void **state)
+{
+	struct child *ch = *state;
+
+	desire(ch, "192.168.1.43", 80);
+	expect_claim(ch, "192.168.1.43", 80, 3000, -EADDRNOTAVAIL);
+	expect_addr(ch, MSG_RELEASE, "192.168.1.43", 2000);
+	wait_key_gone(ch, "192.168.1.43", 3000);
+	/* Not tried again, not even after renewals, until the set changes. */
+	desire(ch, "192.168.1.43", 80);
+	expect_none(ch->na, 2500);
+	assert_int_equal(key_lease(ch, "192.168.1.43", NULL, 0), 0);
+	desire(ch, "192.168.1.43", 8080);
+	expect_claim(ch, "192.168.1.43", 8080, 3000, 0);
+	stop(ch);
+}
+
+static void
+test_sync_drops_unmentioned(void **state)
+{
+	struct child *ch = *state;
+
+	desire(ch, "192.168.1.44", 80);
+	expect_claim(ch, "192.168.1.44", 80, 3000, 0);
+	desire(ch, "fd00::45", 80);
+	expect_claim(ch, "fd00::45", 80, 3000, 0);
+	assert_int_equal(msg_send(ch->watcher, MSG_SYNC_BEGIN, NULL, 0), 0);
+	desire(ch, "192.168.1.44", 80);
+	expect_none(ch->na, 300);
+	assert_int_equal(msg_send(ch->watcher, MSG_SYNC_END, NULL, 0), 0);
+	expect_addr(ch, MSG_RELEASE, "fd00::45", 2000);
+	wait_key_gone(ch, "fd00::45", 3000);
+	assert_true(key_lease(ch, "192.168.1.44", NULL, 0) != 0);
+	stop(ch);
+	assert_int_equal(count_keys(ch), 0);
+}
+
+static void
+test_bad_messages_ignored(void **state)
+{
+	static const uint8_t junk[] = { 9, 9, 9 };
+	struct child *ch = *state;
+	struct kiwi_ipset s;
+
+	/* A truncated frame, a wrong type, an address out of range. */
+	assert_int_equal(send(ch->watcher, junk, sizeof(junk), 0), 3);
+	make_set(&s, "192.168.1.46", 80);
+	assert_int_equal(msg_send_ipset(ch->watcher, MSG_CLAIM, &s), 0);
+	ipset_free(&s);
+	desire(ch, "10.9.9.9", 80);
+	undesire(ch, "192.168.1.99");
+	assert_int_equal(msg_send(ch->watcher, MSG_SYNC_END, NULL, 0), 0);
+	assert_int_equal(msg_send(ch->watcher, MSG_DESIRE, "x", 1), 0);
+	assert_int_equal(msg_send(ch->na, MSG_RESULT, "x", 1), 0);
+	expect_none(ch->na, 500);
+	assert_int_equal(count_keys(ch), 0);
+
+	desire(ch, "192.168.1.46", 80);
+	expect_claim(ch, "192.168.1.46", 80, 3000, 0);
+	stop(ch);
+}
+
+static void
+test_lease_revoked_outside(void **state)
+{
+	struct child *ch = *state;
+	int64_t lease, again;
+
+	desire(ch, "192.168.1.47", 80);
+	expect_claim(ch, "192.168.1.47", 80, 3000, 0);
+	lease = key_lease(ch, "192.168.1.47", NULL, 0);
+	assert_int_equal(etcd_lease_revoke(ch->etcd, lease), 0);
+	expect(ch->na, MSG_RELEASE_ALL, 2000, &(struct kiwi_msg){ 0 });
+	expect_claim(ch, "192.168.1.47", 80, 3000, 0);
+	again = key_lease(ch, "192.168.1.47", NULL, 0);
+	assert_true(again != 0 && again != lease);
+	stop(ch);
+}
+
+static void
+test_etcd_stopped(void **state)
+{
+	struct child *ch = *state;
+	struct kiwi_msg m;
+	int64_t stopped;
+
+	desire(ch, "192.168.1.48", 80);
+	expect_claim(ch, "192.168.1.48", 80, 3000, 0);
+	assert_int_equal(kill(etcd_pid, SIGSTOP), 0);
+	stopped = now_ms();
+	/* The last renewal was before the stop: withdraw within the ttl. */
+	expect(ch->na, MSG_RELEASE_ALL, 1000 * TTL, &m);
+	assert_true(now_ms() - stopped < 1000 * TTL);
+	assert_int_equal(kill(etcd_pid, SIGCONT), 0);
+
+	/* Back: the lease held, or was lost and a new one is taken. */
+	expect(ch->na, MSG_CLAIM, 8000, &m);
+	while (m.type == MSG_RELEASE_ALL)
+		expect(ch->na, MSG_CLAIM, 8000, &m);
+	stop(ch);
+}
+
+static void
+test_etcd_unreachable(void **state)
+{
+	struct child *ch = *state;
+	int64_t start;
+
+	desire(ch, "192.168.1.49", 80);
+	expect_none(ch->na, 2000);
+	/* Shutdown is prompt though etcd never answered. */
+	start = now_ms();
+	stop(ch);
+	assert_true(now_ms() - start < 5000);
+}
+
+static void
+test_failover_to_second_member(void **state)
+{
+	struct child *ch = *state;
+
+	desire(ch, "192.168.1.50", 80);
+	expect_claim(ch, "192.168.1.50", 80, 3000, 0);
+	/* Renewals keep working: nothing is withdrawn over several ttls. */
+	expect_none(ch->na, 2 * 1000 * TTL);
+	stop(ch);
+	assert_int_equal(count_keys(ch), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(
+		    test_claim_change_release, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_standby_then_takeover, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_result_error_releases, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_sync_drops_unmentioned, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_bad_messages_ignored, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_lease_revoked_outside, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_etcd_stopped, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_etcd_unreachable, setup_dead, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_failover_to_second_member, setup_second, teardown),
+	};
+	char pid[32];
+
+	env(url, sizeof(url), "KIWI_ETCD_URL");
+	env(dead, sizeof(dead), "KIWI_ETCD_DEAD");
+	env(pid, sizeof(pid), "KIWI_ETCD_PID");
+	etcd_pid = (pid_t)atol(pid);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
