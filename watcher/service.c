@@ -66,6 +66,53 @@ service_wants(const struct service *svc, const struct kiwi_addr *a)
 	return 0;
 }
 
+/* Addresses outside the ranges are normal; report each only once. */
+#define ADDR_SEEN_MAX 4096
+
+void
+addr_seen_free(struct addr_seen *s)
+{
+	if (s == NULL)
+		return;
+	free(s->v);
+	memset(s, 0, sizeof(*s));
+}
+
+/* Whether a is new to s; remembers it. */
+static int
+addr_seen_first(struct addr_seen *s, const struct kiwi_addr *a)
+{
+	size_t lo = 0, hi, mid;
+	struct kiwi_addr *nv;
+	int c;
+
+	if (s == NULL)
+		return 1;
+	for (hi = s->n; lo < hi;) {
+		mid = lo + (hi - lo) / 2;
+		if ((c = addr_cmp(&s->v[mid], a)) == 0)
+			return 0;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	/* XXX past the cap, repeats are reported again: memory is bounded. */
+	if (s->n == ADDR_SEEN_MAX)
+		return 1;
+	if (s->n == s->cap) {
+		nv = reallocarray(s->v, s->cap ? s->cap * 2 : 64, sizeof(*nv));
+		if (nv == NULL)
+			return 1;
+		s->v = nv;
+		s->cap = s->cap ? s->cap * 2 : 64;
+	}
+	memmove(&s->v[lo + 1], &s->v[lo], (s->n - lo) * sizeof(*s->v));
+	s->v[lo] = *a;
+	s->n++;
+	return 1;
+}
+
 /* Whether an address is for kiwi at all; says why not when it is not. */
 static int
 addr_acceptable(const struct service *svc, const char *field, size_t i,
@@ -81,9 +128,10 @@ addr_acceptable(const struct service *svc, const char *field, size_t i,
 		return 0;
 	}
 	if (!cidr_list_contains(f->cidrs, f->ncidrs, a)) {
-		log_debug("service %s: spec.%s[%zu] %s: outside the "
-		          "configured ranges, ignoring",
-		    svc->key, field, i, buf);
+		if (addr_seen_first(f->seen, a))
+			log_debug("service %s: spec.%s[%zu] %s: outside the "
+			          "configured ranges, ignoring",
+			    svc->key, field, i, buf);
 		return 0;
 	}
 	if (!addr_is_announceable(a)) {

@@ -24,11 +24,21 @@ struct service {
 	size_t nports;
 };
 
+/* Addresses already reported as outside the ranges. */
+struct addr_seen {
+	struct kiwi_addr *v; /* sorted */
+	size_t n;
+	size_t cap;
+};
+
 /* Which addresses a Service may ask for. */
 struct svc_filter {
 	const struct kiwi_cidr *cidrs;
 	size_t ncidrs;
+	struct addr_seen *seen; /* NULL: report every time */
 };
+
+void addr_seen_free(struct addr_seen *s);
 
 /*
  * Fill key only, from metadata.namespace and metadata.name.  0,

@@ -36,6 +36,7 @@ enum phase {
 struct watcher {
 	const struct kiwi_config *cfg;
 	struct svc_filter filter;
+	struct addr_seen seen;
 	int sup_fd;
 	int claimer_fd;
 	struct http http;
@@ -497,6 +498,7 @@ setup(struct watcher *w, const struct kiwi_config *cfg, int sup_fd,
 	w->cfg = cfg;
 	w->filter.cidrs = cfg->cidrs;
 	w->filter.ncidrs = cfg->ncidrs;
+	w->filter.seen = &w->seen;
 	w->sup_fd = sup_fd;
 	w->claimer_fd = claimer_fd;
 	w->phase = PH_LIST;
@@ -523,6 +525,7 @@ teardown(struct watcher *w)
 	changes_free(&w->ch);
 	linesplit_free(&w->ls);
 	free(w->page);
+	addr_seen_free(&w->seen);
 }
 
 int

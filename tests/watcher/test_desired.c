@@ -14,7 +14,7 @@
 #include "watcher/desired.h"
 
 static struct kiwi_cidr range;
-static struct svc_filter filter = { &range, 1 };
+static struct svc_filter filter = { &range, 1, NULL };
 
 static int
 setup(void **state)

@@ -13,7 +13,7 @@
 #include "watcher/service.h"
 
 static struct kiwi_cidr ranges[3];
-static struct svc_filter filter = { ranges, 3 };
+static struct svc_filter filter = { ranges, 3, NULL };
 
 static int
 setup(void **state)
@@ -138,6 +138,29 @@ test_bad_addresses(void **state)
 }
 
 static void
+test_outside_once(void **state)
+{
+	static const char text[] = "{\"metadata\":{\"namespace\":\"a\","
+	                           "\"name\":\"b\"},\"spec\":{"
+	                           "\"externalIPs\":[\"198.51.100.1\"]}}";
+	struct addr_seen seen = { 0 };
+	struct service s;
+
+	(void)state;
+	filter.seen = &seen;
+	assert_int_equal(parse(text, &s), 0);
+	assert_logged("198.51.100.1: outside the configured ranges");
+	logcap_end();
+	service_free(&s);
+	assert_int_equal(parse(text, &s), 0);
+	assert_null(strstr(logcap_text(), "198.51.100.1"));
+	logcap_end();
+	service_free(&s);
+	filter.seen = NULL;
+	addr_seen_free(&seen);
+}
+
+static void
 test_bad_ports(void **state)
 {
 	struct service s;
@@ -222,6 +245,7 @@ main(void)
 		cmocka_unit_test(test_both_fields),
 		cmocka_unit_test(test_no_spec),
 		cmocka_unit_test(test_bad_addresses),
+		cmocka_unit_test(test_outside_once),
 		cmocka_unit_test(test_bad_ports),
 		cmocka_unit_test(test_wrong_shapes),
 		cmocka_unit_test(test_unusable),
