@@ -75,6 +75,7 @@ setup(struct http *h, const char *url, long timeout_ms)
 	CURLcode rc = CURLE_OK;
 
 	/* Order: stop at the first option that fails. */
+	/* XXX plain HTTP only: TLS and bearer tokens are not wired yet. */
 	if (rc == CURLE_OK)
 		rc = curl_easy_setopt(e, CURLOPT_URL, url);
 	if (rc == CURLE_OK)

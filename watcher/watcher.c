@@ -115,7 +115,11 @@ relist(struct watcher *w, const char *why)
 	list_reset(w);
 }
 
-/* Tell the claimer each change; the claimer gone ends the watcher. */
+/*
+ * Tell the claimer each change; the claimer gone ends the watcher.
+ * XXX a full socket blocks here, and SHUTDOWN waits until the claimer
+ * drains it.
+ */
 static int
 send_changes(struct watcher *w)
 {
