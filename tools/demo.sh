@@ -25,7 +25,7 @@ cat >"$T_TMP/seed.json" <<JSON
            "ports": [{"port": 80, "protocol": "TCP"},
                      {"port": 443, "protocol": "TCP"}]}}]
 JSON
-kube_fixture_start "$node" "$T_TMP/seed.json"
+kube_fixture_start "$node" --seed "$T_TMP/seed.json"
 in_node() { ip netns exec "$node" "$@"; }
 
 say "Service default/web wants external IP $ip_a (ports 80, 443)"

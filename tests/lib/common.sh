@@ -28,6 +28,11 @@ t_run_cleanup() {
 	for ((i = ${#T_CLEANUP[@]} - 1; i >= 0; i--)); do
 		eval "${T_CLEANUP[$i]}" >/dev/null 2>&1
 	done
+	# netns_new runs in $(...), where on_exit cannot reach us: find
+	# the namespaces by name ($$ is this shell's pid in subshells too).
+	for i in $(ip netns list 2>/dev/null | awk '{print $1}'); do
+		case $i in kiwi-t-*-$$) ip netns del "$i" ;; esac
+	done
 	rm -rf "$T_TMP"
 	exit $rc
 }
@@ -53,7 +58,6 @@ need_root() {
 netns_new() {
 	local ns="kiwi-t-$1-$$"
 	ip netns add "$ns"
-	on_exit "ip netns del $ns"
 	ip -n "$ns" link set lo up
 	echo "$ns"
 }

@@ -31,7 +31,7 @@ cat >"$T_TMP/seed.json" <<JSON
            "ports": [{"port": 8080, "protocol": "TCP"},
                      {"port": 53, "protocol": "UDP"}]}}]
 JSON
-kube_fixture_start "$node" "$T_TMP/seed.json"
+kube_fixture_start "$node" --seed "$T_TMP/seed.json"
 
 in_node() { ip netns exec "$node" "$@"; }
 mangle() { in_node iptables-legacy-save -t mangle; }
@@ -40,7 +40,7 @@ no_addr() { ! in_node ip -o addr show dev kiwi0 | grep -q "inet $1/"; }
 has_rule() { mangle | grep -qxF -- "$1"; }
 no_rule() { ! mangle | grep -qF -- "$1"; }
 rule() {
-	echo "-A KUBE-PUBLIC -d $1/32 -p $2 -m $2 --dport $3 -m comment --comment $4 -j MARK --set-xmark 0x1/0xffffffff"
+	echo "-A KUBE-PUBLIC -d $1/32 -p $2 -m $2 --dport $3 -m comment --comment \"$4\" -j MARK --set-xmark 0x1/0xffffffff"
 }
 svc() {
 	local name=$1 ips=$2 ports=$3
@@ -51,7 +51,7 @@ svc() {
 		[$ips], \"ports\": [$ports]}}" >/dev/null
 }
 
-in_node "$kiwi" --interface kiwi0 --cidr-range 198.51.100.0/24 \
+ip netns exec "$node" "$kiwi" --interface kiwi0 --cidr-range 198.51.100.0/24 \
 	--kube-endpoint "$KUBE_URL" --etcd-endpoint "$ETCD_URL" \
 	--ttl 4 --node-name node-a --verbose >"$T_TMP/kiwi.log" 2>&1 &
 kiwi_pid=$!
