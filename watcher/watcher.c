@@ -378,9 +378,11 @@ list_finished(struct watcher *w, const struct http_result *r)
 	}
 	if (r->status != 0) {
 		kube_status_text(r->errbody, r->errlen, text, sizeof(text));
-		log_warnx("listing services: HTTP %ld: %s", r->status, text);
+		log_warnx("listing services: HTTP %ld, retrying: %s", r->status,
+		    text);
 	} else if (r->body_err == 0)
-		log_warnx("listing services: %s", r->curl_error);
+		log_warnx(
+		    "listing services failed, retrying: %s", r->curl_error);
 	list_reset(w);
 	retry_later(w);
 }
@@ -417,9 +419,10 @@ watch_finished(struct watcher *w, const struct http_result *r)
 	}
 	if (r->status != 200 && r->status != 0) {
 		kube_status_text(r->errbody, r->errlen, text, sizeof(text));
-		log_warnx("watching services: HTTP %ld: %s", r->status, text);
+		log_warnx("watching services: HTTP %ld, retrying: %s",
+		    r->status, text);
 	} else if (r->body_err == 0 && r->code != CURLE_OK)
-		log_warnx("watching services from resourceVersion %s: %s",
+		log_warnx("watch from resourceVersion %s broke, resuming: %s",
 		    w->rv, r->curl_error);
 	retry_later(w);
 }
