@@ -17,18 +17,16 @@
 
 #include "common/log.h"
 #include "common/msg.h"
+#include "common/util.h"
 #include "check.h"
 #include "ipt.h"
 #include "nl.h"
+#include "outbox.h"
 
 #define BATCH_MAX 1024 /* messages read before committing */
 #define RETRY_MS 1000 /* after a failed commit */
-
-struct reply {
-	uint8_t type; /* MSG_RESULT or MSG_RELEASE_ALL_DONE */
-	struct kiwi_addr addr;
-	int error;
-};
+/* Replies the claimer may leave unread before it is not read from. */
+#define OUTBOX_MAX 65536
 
 struct netagent {
 	const struct kiwi_config *cfg;
@@ -37,8 +35,7 @@ struct netagent {
 	struct kiwi_iface nl;
 	struct kiwi_ipset *held;
 	size_t nheld, held_cap;
-	struct reply *replies;
-	size_t nreplies, replies_cap;
+	struct outbox out;
 	bool dirty; /* the chain differs from held */
 	bool failed; /* the last commit failed */
 	bool done;
@@ -90,21 +87,11 @@ static void
 reply_queue(
     struct netagent *na, uint8_t type, const struct kiwi_addr *a, int error)
 {
-	struct reply *r;
 	char buf[KIWI_ADDRSTRLEN];
 
-	if (grow((void **)&na->replies, &na->replies_cap, na->nreplies + 1,
-	        sizeof(*r)) < 0) {
+	if (outbox_push(&na->out, type, a, error) < 0)
 		log_warnx("out of memory; the claimer gets no reply for %s",
 		    a ? fmt(a, buf) : msg_type_name(type));
-		return;
-	}
-	r = &na->replies[na->nreplies++];
-	memset(r, 0, sizeof(*r));
-	r->type = type;
-	if (a != NULL)
-		r->addr = *a;
-	r->error = error;
 }
 
 static void
@@ -282,26 +269,24 @@ claimer_end(struct netagent *na, const char *reason)
 	    reason, na->nheld);
 	close(na->fds[PEER_CLAIMER]);
 	na->fds[PEER_CLAIMER] = -1;
-	na->nreplies = 0;
+	outbox_clear(&na->out);
 	withdraw_all(na);
 }
 
-static int
-reply_send(struct netagent *na, const struct reply *r)
+/* Send what may go out; the claimer's end when that fails. */
+static void
+answer(struct netagent *na)
 {
-	int rc, fd = na->fds[PEER_CLAIMER];
 	char reason[128];
+	int rc;
 
-	if (r->type == MSG_RESULT)
-		rc = msg_send_result(fd, &r->addr, r->error);
-	else
-		rc = msg_send(fd, r->type, NULL, 0);
-	if (rc < 0) {
+	if (na->fds[PEER_CLAIMER] < 0)
+		return;
+	if ((rc = outbox_send(&na->out, na->fds[PEER_CLAIMER])) < 0) {
 		snprintf(reason, sizeof(reason),
 		    "cannot answer the claimer: %s", strerror(-rc));
 		claimer_end(na, reason);
 	}
-	return rc;
 }
 
 /* One message from p; -EBADMSG when it is malformed. */
@@ -328,6 +313,13 @@ dispatch(struct netagent *na, enum peer p, const struct kiwi_msg *m)
 	return 0;
 }
 
+/* Whether the claimer has left too many replies unread. */
+static bool
+backlogged(const struct netagent *na)
+{
+	return outbox_backlog(&na->out) >= OUTBOX_MAX;
+}
+
 /* The end of a peer: EOF, a read error or a malformed message. */
 static void
 peer_end(struct netagent *na, enum peer p, const char *reason)
@@ -349,6 +341,8 @@ drain(struct netagent *na, enum peer p)
 	int i, rc;
 
 	for (i = 0; i < BATCH_MAX && na->fds[p] >= 0 && !na->done; i++) {
+		if (p == PEER_CLAIMER && backlogged(na))
+			return;
 		rc = msg_recv(na->fds[p], &na->msg);
 		if (rc == -EAGAIN)
 			return;
@@ -406,24 +400,23 @@ flush(struct netagent *na)
 	char buf[KIWI_ADDRSTRLEN];
 	struct reply *r;
 	ssize_t idx;
-	size_t i;
+	size_t i, n;
 	int rc;
 
 	rc = commit(na);
-	for (i = 0; i < na->nreplies && na->fds[PEER_CLAIMER] >= 0; i++) {
-		r = &na->replies[i];
-		if (r->type == MSG_RESULT && r->error == 0 && rc < 0) {
-			log_warnx("rules for %s are not in place; withdrawing"
-			          " it, its traffic is not marked",
-			    fmt(&r->addr, buf));
-			if ((idx = held_find(na, &r->addr)) >= 0)
-				withdraw(na, (size_t)idx);
-			r->error = rc;
-		}
-		if (reply_send(na, r) < 0)
-			break;
+	r = outbox_batch(&na->out, &n);
+	for (i = 0; i < n && rc < 0; i++) {
+		if (r[i].type != MSG_RESULT || r[i].error != 0)
+			continue;
+		log_warnx("rules for %s are not in place; withdrawing it, its"
+		          " traffic is not marked",
+		    fmt(&r[i].addr, buf));
+		if ((idx = held_find(na, &r[i].addr)) >= 0)
+			withdraw(na, (size_t)idx);
+		r[i].error = rc;
 	}
-	na->nreplies = 0;
+	outbox_release(&na->out);
+	answer(na);
 	return rc;
 }
 
@@ -431,13 +424,13 @@ static void
 loop(struct netagent *na)
 {
 	struct pollfd pfd[2];
-	int p;
 
 	while (!na->done) {
-		for (p = PEER_SUP; p <= PEER_CLAIMER; p++) {
-			pfd[p].fd = na->fds[p];
-			pfd[p].events = POLLIN;
-		}
+		pfd[PEER_SUP].fd = na->fds[PEER_SUP];
+		pfd[PEER_SUP].events = POLLIN;
+		pfd[PEER_CLAIMER].fd = na->fds[PEER_CLAIMER];
+		pfd[PEER_CLAIMER].events = (backlogged(na) ? 0 : POLLIN) |
+		    (outbox_sendable(&na->out) ? POLLOUT : 0);
 		if (poll(pfd, 2, na->dirty ? RETRY_MS : -1) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -506,7 +499,7 @@ netagent_free(struct netagent *na)
 	for (i = 0; i < na->nheld; i++)
 		ipset_free(&na->held[i]);
 	free(na->held);
-	free(na->replies);
+	outbox_free(&na->out);
 	iface_close(&na->nl);
 	free(na);
 }
@@ -527,6 +520,10 @@ netagent_main(
 	na->cfg = cfg;
 	na->fds[PEER_SUP] = sup_fd;
 	na->fds[PEER_CLAIMER] = claimer_fd;
+	if ((rc = set_nonblock(claimer_fd)) < 0) {
+		log_warnc(rc, "cannot make the claimer's channel non-blocking");
+		goto fail;
+	}
 	if (own_lock && (lock_fd = ipt_lock_open()) < 0)
 		goto fail;
 	na->lock_fd = lock_fd;

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -88,7 +89,8 @@ addrs(void)
 static const char *
 mangle(void)
 {
-	return run("iptables-legacy-save -t mangle");
+	/* Without the comments, which carry the time. */
+	return run("iptables-legacy-save -t mangle | grep -v '^#'");
 }
 
 /* Whether text holds line as a whole line. */
@@ -594,6 +596,37 @@ test_sup_eof(void **state)
 	assert_true(addr_shown("10.99.0.1"));
 }
 
+/*
+ * A claimer that sends many claims before it reads any answer: the
+ * netagent keeps reading while its replies wait, so neither side ends
+ * up waiting for the other.
+ */
+static void
+test_unread_replies(void **state)
+{
+	struct timeval tv = { DEADLINE_MS / 1000, 0 };
+	struct kiwi_ipset s;
+	struct kiwi_msg m;
+	struct kiwi_addr a;
+	int i, err, n = 5000;
+
+	(void)state;
+	agent_start();
+	assert_int_equal(
+	    setsockopt(ag.claimer, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)),
+	    0);
+	ipset_fill(&s, &api);
+	for (i = 0; i < n; i++)
+		assert_int_equal(msg_send_ipset(ag.claimer, MSG_CLAIM, &s), 0);
+	for (i = 0; i < n; i++) {
+		expect_msg(ag.claimer, MSG_RESULT, &m);
+		assert_int_equal(msg_decode_result(m.body, m.len, &a, &err), 0);
+		assert_int_equal(err, 0);
+	}
+	assert_int_equal(rules_of("10.50.0.2"), 1);
+	agent_stop();
+}
+
 static int
 lock_take(void)
 {
@@ -826,6 +859,7 @@ main(void)
 		cmocka_unit_test_teardown(test_malformed_short_body, teardown),
 		cmocka_unit_test_teardown(test_malformed_release_all, teardown),
 		cmocka_unit_test_teardown(test_malformed_version, teardown),
+		cmocka_unit_test_teardown(test_unread_replies, teardown),
 		cmocka_unit_test_teardown(test_lock_wait, teardown),
 		cmocka_unit_test_teardown(test_lock_timeout, teardown),
 	};
