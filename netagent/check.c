@@ -112,6 +112,11 @@ check_ipset(
 	return check_rules(s->rules, s->nrules, why);
 }
 
+/*
+ * XXX The cap counts addresses only: each may carry KIWI_MAX_RULES
+ * rules, so the chain can grow to max_addresses * 256 rules, and every
+ * commit rewrites the whole mangle table.
+ */
 int
 check_cap(const struct kiwi_config *cfg, size_t held, const char **why)
 {

@@ -123,6 +123,11 @@ addr_is_kiwis(const struct kiwi_iface *n, struct rtnl_addr *o)
 }
 
 /*
+ * XXX Only the same address with the same prefix on this interface is
+ * "exists" to the kernel: the address configured elsewhere on the node,
+ * or here with another prefix, is not noticed, and kiwi adds its /32
+ * beside it (and later removes only that).
+ *
  * After "exists": IFACE_PRESENT when the address on the interface carries
  * kiwi's label, -EEXIST when it does not.
  */
