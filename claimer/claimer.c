@@ -682,6 +682,11 @@ wait_and_read(struct claimer *c, struct kiwi_msg *m, bool busy)
 			drain(c, p[i].fd, m);
 }
 
+/*
+ * XXX: etcd calls are synchronous, so while etcd hangs the loop is
+ * held up to ETCD_CALL_MS (or the safety deadline) per call before it
+ * reads SHUTDOWN or a RESULT; a multi handle would remove the wait.
+ */
 static void
 run(struct claimer *c, struct kiwi_msg *m)
 {

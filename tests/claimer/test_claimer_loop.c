@@ -302,12 +302,14 @@ test_claim_change_release(void **state)
 	expect_claim(ch, "192.168.1.41", 443, 2000, 0);
 
 	/*
-	 * Withdraw before release: once the key is gone, RELEASE must
-	 * already be waiting on the socket.
+	 * Withdraw before release: with etcd stopped the key cannot go,
+	 * yet RELEASE must come at once.
 	 */
+	assert_int_equal(kill(etcd_pid, SIGSTOP), 0);
 	undesire(ch, "192.168.1.41");
+	expect_addr(ch, MSG_RELEASE, "192.168.1.41", 400);
+	assert_int_equal(kill(etcd_pid, SIGCONT), 0);
 	wait_key_gone(ch, "192.168.1.41", 3000);
-	expect_addr(ch, MSG_RELEASE, "192.168.1.41", 0);
 	stop(ch);
 	assert_int_equal(count_keys(ch), 0);
 }
@@ -405,6 +407,26 @@ test_bad_messages_ignored(void **state)
 }
 
 static void
+test_netagent_gone(void **state)
+{
+	struct child *ch = *state;
+	int status;
+
+	desire(ch, "192.168.1.51", 80);
+	expect_claim(ch, "192.168.1.51", 80, 3000, 0);
+	/* Nothing holds it any more, so the key must go to others. */
+	close(ch->na);
+	ch->na = -1;
+	wait_key_gone(ch, "192.168.1.51", 3000);
+	assert_int_equal(msg_send(ch->sup, MSG_SHUTDOWN, NULL, 0), 0);
+	assert_int_equal(waitpid(ch->pid, &status, 0), ch->pid);
+	ch->pid = 0;
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(count_keys(ch), 0);
+}
+
+static void
 test_lease_revoked_outside(void **state)
 {
 	struct child *ch = *state;
@@ -485,6 +507,8 @@ main(void)
 		    test_sync_drops_unmentioned, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_bad_messages_ignored, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_netagent_gone, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_lease_revoked_outside, setup, teardown),
 		cmocka_unit_test_setup_teardown(
