@@ -299,7 +299,7 @@ settle_unheld(struct claimer *c, struct claim *cl)
 static int
 settle(struct claimer *c, struct claim *cl)
 {
-	int r;
+	int calls = 0;
 
 	if (!cl->wanted || cl->failed || c->na_fd < 0)
 		return settle_unheld(c, cl);
@@ -312,16 +312,18 @@ settle(struct claimer *c, struct claim *cl)
 	}
 	if (!lease_fresh(c) || c->etcd_down)
 		return 0;
-	r = cl->state == CL_KEY ? 0 : 1;
 	/* Failures and standbys are tried again on the next renewal. */
 	cl->dirty = false;
-	if (r == 1 && claim_key(c, cl) <= 0)
-		return r;
+	if (cl->state != CL_KEY) {
+		calls = 1;
+		if (claim_key(c, cl) <= 0)
+			return calls;
+	}
 	to_netagent_addr(c, MSG_CLAIM, cl);
 	if (c->na_fd >= 0)
 		cl->state = CL_HELD;
 	cl->changed = false;
-	return r;
+	return calls;
 }
 
 /* One pass over the dirty addresses; true when work is left. */
