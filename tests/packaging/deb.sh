@@ -23,7 +23,7 @@ cp -r "$tree/packaging/debian" "$tree/debian"
 	{ tail -40 "$T_TMP/build.log"; fail "dpkg-buildpackage failed"; }
 deb=$(ls "$T_TMP"/src/kiwi_0.1.0-1_*.deb)
 if command -v lintian >/dev/null; then
-	lintian --no-tag-display-limit "$deb" >"$T_TMP/lintian.log" 2>&1 || true
+	lintian --tag-display-limit 0 "$deb" >"$T_TMP/lintian.log" 2>&1 || true
 	if grep -q '^E:' "$T_TMP/lintian.log"; then
 		cat "$T_TMP/lintian.log"
 		fail "lintian reports errors"
@@ -31,9 +31,10 @@ if command -v lintian >/dev/null; then
 fi
 
 on_exit "dpkg --purge kiwi"
-[ $had_user = 1 ] || on_exit "deluser --system kiwi"
-dpkg -i "$deb" >"$T_TMP/install.log" 2>&1 ||
-	{ cat "$T_TMP/install.log"; fail "dpkg -i failed"; }
+[ $had_user = 1 ] || on_exit "deluser --system kiwi; delgroup --system kiwi"
+DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$deb" \
+	>"$T_TMP/install.log" 2>&1 ||
+	{ cat "$T_TMP/install.log"; fail "the package did not install"; }
 for f in /usr/sbin/kiwi /lib/systemd/system/kiwi.service /etc/kiwi.conf \
 	/etc/logrotate.d/kiwi /usr/share/man/man8/kiwi.8.gz; do
 	[ -e "$f" ] || fail "$f is not installed: $(dpkg -L kiwi)"
