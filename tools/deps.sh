@@ -4,7 +4,8 @@ set -eu
 pkgs="build-essential cmake pkg-config clang-format curl python3
 libcurl4-openssl-dev libjansson-dev libnl-3-dev libnl-route-3-dev
 libip4tc-dev libip6tc-dev libxtables-dev libcap-ng-dev libcmocka-dev libssl-dev
-etcd-server etcd-client iptables iproute2 procps libcap-ng-utils man-db python3-yaml iputils-ping"
+etcd-server etcd-client iptables iproute2 procps libcap-ng-utils man-db python3-yaml iputils-ping
+dpkg-dev debhelper lintian"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
