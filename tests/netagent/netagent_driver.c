@@ -11,6 +11,7 @@
 #include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -224,25 +226,39 @@ child(int sup, int claimer, int lock_fd)
 	_exit(netagent_main(&cfg, sup, claimer, lock_fd));
 }
 
+/*
+ * Fork the netagent.  With by_path, it opens the lock itself through
+ * $XTABLES_LOCKFILE instead of getting it open.
+ */
 static void
-agent_start(void)
+agent_fork(bool by_path)
 {
-	int s[2], c[2], lock_fd;
+	int s[2], c[2], lock_fd = -1;
 
 	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, s), 0);
 	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, c), 0);
-	assert_true((lock_fd = open(lock_path, O_RDWR)) >= 0);
+	if (!by_path)
+		assert_true((lock_fd = open(lock_path, O_RDWR)) >= 0);
 	assert_true((ag.pid = fork()) >= 0);
 	if (ag.pid == 0) {
 		close(s[0]);
 		close(c[0]);
+		if (by_path)
+			setenv("XTABLES_LOCKFILE", lock_path, 1);
 		child(s[1], c[1], lock_fd);
 	}
 	close(s[1]);
 	close(c[1]);
-	close(lock_fd);
+	if (lock_fd >= 0)
+		close(lock_fd);
 	ag.sup = s[0];
 	ag.claimer = c[0];
+}
+
+static void
+agent_start(void)
+{
+	agent_fork(false);
 	EVENTUALLY(chain_ready());
 }
 
@@ -280,11 +296,22 @@ static int
 teardown(void **state)
 {
 	(void)state;
-	if (ag.pid > 0) {
-		kill(ag.pid, SIGKILL);
-		waitpid(ag.pid, NULL, 0);
-		ag.pid = 0;
-	}
+	char cmd[512];
+
+	if (ag.pid <= 0)
+		return 0;
+	/* A test failed: kill the agent, so that the next starts clean. */
+	kill(ag.pid, SIGKILL);
+	waitpid(ag.pid, NULL, 0);
+	ag.pid = 0;
+	snprintf(cmd, sizeof(cmd),
+	    "{ iptables-legacy -w -t mangle -D PREROUTING -j KUBE-PUBLIC;"
+	    " iptables-legacy -w -t mangle -F KUBE-PUBLIC;"
+	    " iptables-legacy -w -t mangle -X KUBE-PUBLIC;"
+	    " ip addr flush dev %s label %s:kube; } 2>/dev/null",
+	    ifname, ifname);
+	if (system(cmd) != 0)
+		print_message("cleanup after the failure was incomplete\n");
 	return 0;
 }
 
@@ -329,19 +356,26 @@ expect_msg(int fd, uint8_t type, struct kiwi_msg *m)
 	assert_string_equal(msg_type_name(m->type), msg_type_name(type));
 }
 
+/* The next message is the RESULT for address s; its error. */
 static int
-claim(const struct claim *c)
+result_for(const char *s)
 {
 	struct kiwi_addr a, want;
 	struct kiwi_msg m;
 	int err;
 
-	send_claim(ag.claimer, c);
 	expect_msg(ag.claimer, MSG_RESULT, &m);
 	assert_int_equal(msg_decode_result(m.body, m.len, &a, &err), 0);
-	assert_int_equal(addr_parse(c->addr, &want), 0);
+	assert_int_equal(addr_parse(s, &want), 0);
 	assert_true(addr_equal(&a, &want));
 	return err;
+}
+
+static int
+claim(const struct claim *c)
+{
+	send_claim(ag.claimer, c);
+	return result_for(c->addr);
 }
 
 static void
@@ -641,29 +675,26 @@ lock_take(void)
 
 /* While iptables holds the lock, the netagent waits, then answers. */
 static void
-test_lock_wait(void **state)
+claim_behind_lock(void)
 {
-	struct pollfd pfd;
+	struct pollfd pfd = { ag.claimer, POLLIN, 0 };
 	int fd;
 
-	(void)state;
-	agent_start();
 	fd = lock_take();
 	send_claim(ag.claimer, &web);
-	pfd = (struct pollfd){ ag.claimer, POLLIN, 0 };
 	assert_int_equal(poll(&pfd, 1, 500), 0);
 	assert_int_equal(rules_of("10.50.0.1"), 0);
 	close(fd);
-	{
-		struct kiwi_msg m;
-		struct kiwi_addr a;
-		int err;
-
-		expect_msg(ag.claimer, MSG_RESULT, &m);
-		assert_int_equal(msg_decode_result(m.body, m.len, &a, &err), 0);
-		assert_int_equal(err, 0);
-	}
+	assert_int_equal(result_for(web.addr), 0);
 	assert_int_equal(rules_of("10.50.0.1"), 3);
+}
+
+static void
+test_lock_wait(void **state)
+{
+	(void)state;
+	agent_start();
+	claim_behind_lock();
 	agent_stop();
 }
 
@@ -691,6 +722,32 @@ test_lock_timeout(void **state)
 	assert_int_equal(claim(&web), 0);
 	assert_int_equal(rules_of("10.50.0.1"), 3);
 	agent_stop();
+}
+
+/* Without an open lock, the netagent opens $XTABLES_LOCKFILE itself. */
+static void
+test_lock_by_path(void **state)
+{
+	(void)state;
+	assert_int_equal(chmod(lock_path, 0666), 0);
+	agent_fork(true);
+	EVENTUALLY(chain_ready());
+	claim_behind_lock();
+	agent_stop();
+	assert_int_equal(chmod(lock_path, 0600), 0);
+}
+
+/* A lock it cannot open, as an unprivileged user: it says so, exits 1. */
+static void
+test_lock_unopenable(void **state)
+{
+	(void)state;
+	assert_int_equal(chmod(lock_path, 0600), 0);
+	agent_fork(true);
+	assert_int_equal(agent_wait(), 1);
+	close(ag.sup);
+	close(ag.claimer);
+	assert_true(chain_gone());
 }
 
 /*
@@ -863,6 +920,8 @@ main(void)
 		cmocka_unit_test_teardown(test_malformed_version, teardown),
 		cmocka_unit_test_teardown(test_unread_replies, teardown),
 		cmocka_unit_test_teardown(test_lock_wait, teardown),
+		cmocka_unit_test_teardown(test_lock_by_path, teardown),
+		cmocka_unit_test_teardown(test_lock_unopenable, teardown),
 		cmocka_unit_test_teardown(test_lock_timeout, teardown),
 	};
 	int fd, rc;
