@@ -132,7 +132,12 @@ withdraw_all(struct netagent *na)
 		withdraw(na, na->nheld - 1);
 }
 
-/* Put s's address on the interface; 0, or the error for the reply. */
+/*
+ * Put s's address on the interface; 0, or the error for the reply.
+ * XXX No gratuitous ARP is sent, so neighbours keep the old node's MAC
+ * until their cache expires, and an address or rule removed by someone
+ * else is only noticed at the next CLAIM for it: nothing watches.
+ */
 static int
 claim_addr(struct netagent *na, const struct kiwi_ipset *s, ssize_t idx)
 {
