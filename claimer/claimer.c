@@ -51,6 +51,8 @@ struct claimer {
 	bool etcd_down; /* the last call failed; wait for the tick */
 	bool withdrawn; /* RELEASE_ALL went out for want of renewals */
 	bool syncing;
+	bool synced; /* a full set (SYNC_END) has arrived */
+	bool ready_sent;
 	bool done;
 };
 
@@ -348,6 +350,30 @@ reconcile(struct claimer *c)
 }
 
 /*
+ * Ready once the first full set is handled: every address claimed and
+ * confirmed by the netagent, or known to be held elsewhere.  The
+ * supervisor tells systemd; it is said once.
+ */
+static void
+maybe_ready(struct claimer *c)
+{
+	size_t i;
+	int rc;
+
+	if (c->ready_sent || !c->synced || !lease_fresh(c))
+		return;
+	for (i = 0; i < c->table.n; i++)
+		if (c->table.v[i]->dirty || c->table.v[i]->pending > 0)
+			return;
+	c->ready_sent = true;
+	if ((rc = msg_send(c->sup_fd, MSG_READY, NULL, 0)) < 0)
+		log_warnc(rc, "cannot tell the supervisor kiwi is ready");
+	else
+		log_info(
+		    "first full set handled: %zu addresses known", c->table.n);
+}
+
+/*
  * A renewal at now holds for ttl seconds in etcd; trust it for two
  * thirds of that, leaving the rest as margin for delays on the way.
  */
@@ -543,6 +569,7 @@ on_sync(struct claimer *c, bool end)
 		return;
 	}
 	c->syncing = !end;
+	c->synced = c->synced || end;
 	for (i = 0; i < c->table.n; i++) {
 		struct claim *cl = c->table.v[i];
 
@@ -705,6 +732,8 @@ run(struct claimer *c, struct kiwi_msg *m)
 		etcd_set_deadline(
 		    c->etcd, lease_fresh(c) ? c->renewed + c->safe : 0);
 		busy = reconcile(c);
+		if (!busy)
+			maybe_ready(c);
 	}
 }
 

@@ -27,10 +27,11 @@
 
 /*
  * How long each worker may take to finish after SHUTDOWN.  The claimer
- * waits up to 3 s for the netagent and then revokes its lease with a
- * 3 s HTTP timeout; the netagent only talks to the kernel.
+ * may be in a 3 s etcd call, then waits up to 3 s for the netagent and
+ * revokes its lease in at most 3 s more; the netagent only talks to the
+ * kernel.
  */
-#define CLAIMER_GRACE_MS 7000
+#define CLAIMER_GRACE_MS 10000
 #define NETAGENT_GRACE_MS 5000
 #define WATCHER_GRACE_MS 3000
 
