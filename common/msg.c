@@ -18,6 +18,9 @@ static const char *const msg_names[] = {
 	[MSG_RESULT] = "RESULT",
 	[MSG_RELEASE_ALL_DONE] = "RELEASE_ALL_DONE",
 	[MSG_READY] = "READY",
+	[MSG_VOUCH] = "VOUCH",
+	[MSG_LINK] = "LINK",
+	[MSG_LEASE] = "LEASE",
 };
 
 const char *
@@ -367,6 +370,43 @@ msg_decode_result(
 		return -EBADMSG;
 	*error = e;
 	return decode_addr_at(body, a);
+}
+
+int
+msg_decode_u32(const uint8_t *body, size_t len, uint32_t *v)
+{
+	if (len != KIWI_U32_WIRELEN || get32(body + 4) != 0)
+		return -EBADMSG;
+	*v = get32(body);
+	return 0;
+}
+
+int
+msg_decode_u64(const uint8_t *body, size_t len, uint64_t *v)
+{
+	if (len != KIWI_U64_WIRELEN)
+		return -EBADMSG;
+	memcpy(v, body, sizeof(*v));
+	return 0;
+}
+
+int
+msg_send_u32(int fd, uint8_t type, uint32_t v)
+{
+	uint8_t buf[KIWI_U32_WIRELEN];
+
+	put32(buf, v);
+	put32(buf + 4, 0);
+	return msg_send(fd, type, buf, sizeof(buf));
+}
+
+int
+msg_send_u64(int fd, uint8_t type, uint64_t v)
+{
+	uint8_t buf[KIWI_U64_WIRELEN];
+
+	memcpy(buf, &v, sizeof(v));
+	return msg_send(fd, type, buf, sizeof(buf));
 }
 
 int

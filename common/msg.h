@@ -43,6 +43,15 @@
  *	offset 0  addr
  *	offset 20 i32  error      0, or a negative errno value
  *
+ *   u32       VOUCH, LINK                                 8 bytes
+ *	offset 0  u32  value      VOUCH: ms from receipt for which every
+ *	                          claim sent so far is vouched for;
+ *	                          LINK: 1 usable, 0 down or no carrier
+ *	offset 4  u32  reserved   must be zero
+ *
+ *   u64       LEASE                                         8 bytes
+ *	offset 0  u64  lease id   0: none
+ *
  * Names (service, comment) are Kubernetes "namespace/name" strings:
  * at most KIWI_NAME_LEN - 1 bytes of [A-Za-z0-9._/-], NUL-terminated,
  * with every byte after the terminator zero.
@@ -66,6 +75,8 @@
 #define KIWI_IPSET_WIRELEN 168
 #define KIWI_RULE_WIRELEN 132
 #define KIWI_RESULT_WIRELEN 24
+#define KIWI_U32_WIRELEN 8
+#define KIWI_U64_WIRELEN 8
 
 enum kiwi_msg_type {
 	MSG_SHUTDOWN = 1, /* supervisor -> worker: clean up, exit */
@@ -79,7 +90,10 @@ enum kiwi_msg_type {
 	MSG_RESULT = 9, /* netagent -> claimer: outcome of CLAIM */
 	MSG_RELEASE_ALL_DONE = 10, /* netagent -> claimer: all dropped */
 	MSG_READY = 11, /* claimer -> supervisor: first full set handled */
-	MSG_TYPE_MAX = 11,
+	MSG_VOUCH = 12, /* claimer -> netagent: claims hold for valid_ms */
+	MSG_LINK = 13, /* netagent -> claimer: the interface is up or down */
+	MSG_LEASE = 14, /* claimer -> supervisor: the lease claims are on */
+	MSG_TYPE_MAX = 14,
 };
 
 enum kiwi_proto {
@@ -134,6 +148,12 @@ ssize_t msg_encode_result(
     const struct kiwi_addr *a, int error, uint8_t *buf, size_t cap);
 int msg_decode_result(
     const uint8_t *body, size_t len, struct kiwi_addr *a, int *error);
+
+/* The VOUCH/LINK and LEASE bodies; -EBADMSG unless exactly right. */
+int msg_decode_u32(const uint8_t *body, size_t len, uint32_t *v);
+int msg_decode_u64(const uint8_t *body, size_t len, uint64_t *v);
+int msg_send_u32(int fd, uint8_t type, uint32_t v);
+int msg_send_u64(int fd, uint8_t type, uint64_t v);
 
 /* Convenience senders built on the codecs. */
 int msg_send_addr(int fd, uint8_t type, const struct kiwi_addr *a);

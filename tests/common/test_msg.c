@@ -192,6 +192,33 @@ test_frames(void **state)
 }
 
 static void
+test_u32_u64(void **state)
+{
+	uint32_t v32;
+	uint64_t v64;
+	int sv[2];
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+	assert_int_equal(msg_send_u32(sv[0], MSG_VOUCH, 6666), 0);
+	assert_int_equal(msg_recv(sv[1], &m), 1);
+	assert_int_equal(m.type, MSG_VOUCH);
+	assert_int_equal(msg_decode_u32(m.body, m.len, &v32), 0);
+	assert_int_equal(v32, 6666);
+	assert_int_equal(msg_decode_u32(m.body, m.len - 1, &v32), -EBADMSG);
+	m.body[5] = 1;
+	assert_int_equal(msg_decode_u32(m.body, m.len, &v32), -EBADMSG);
+	assert_int_equal(
+	    msg_send_u64(sv[0], MSG_LEASE, 0x123456789abcdefULL), 0);
+	assert_int_equal(msg_recv(sv[1], &m), 1);
+	assert_int_equal(msg_decode_u64(m.body, m.len, &v64), 0);
+	assert_true(v64 == 0x123456789abcdefULL);
+	assert_int_equal(msg_decode_u64(m.body, 4, &v64), -EBADMSG);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+static void
 test_names(void **state)
 {
 	char name[KIWI_NAME_LEN];
@@ -221,6 +248,7 @@ main(void)
 		cmocka_unit_test(test_ipset_refusals),
 		cmocka_unit_test(test_addr_result),
 		cmocka_unit_test(test_frames),
+		cmocka_unit_test(test_u32_u64),
 		cmocka_unit_test(test_names),
 	};
 
