@@ -35,6 +35,15 @@
 #define NETAGENT_GRACE_MS 5000
 #define WATCHER_GRACE_MS 3000
 
+/*
+ * Restarts after a worker failed: doubling from the minimum, capped
+ * below the systemd watchdog's usual 30 s, and back to the minimum once
+ * a generation ran this long.
+ */
+#define RESTART_MIN_MS 1000
+#define RESTART_MAX_MS 15000
+#define RESTART_RESET_MS 60000
+
 enum { W_NETAGENT, W_CLAIMER, W_WATCHER, W_COUNT };
 
 struct worker {
@@ -427,11 +436,12 @@ monitor(int sig_fd, int wd_ms)
 			return 0;
 		}
 		/*
-		 * XXX: a failed worker ends the daemon; restarting it with
-		 * a backoff needs the netagent to resync, not done yet.
+		 * All three restart together: fresh socketpairs for all,
+		 * a netagent that sweeps, a claimer that resends.
 		 */
 		if (reap(false, &ok) > 0) {
-			log_warnx("a worker failed; shutting down");
+			log_warnx("a worker failed; stopping the others to"
+			          " restart them all");
 			return 1;
 		}
 	}
@@ -495,13 +505,76 @@ spawn_all(const struct kiwi_config *cfg, const struct kiwi_user *u,
 	return 0;
 }
 
+/* Sup ends stay open across fork; close them once the workers stop. */
+static void
+close_sup_ends(void)
+{
+	int i;
+
+	for (i = 0; i < W_COUNT; i++) {
+		if (workers[i].fd >= 0)
+			close(workers[i].fd);
+		workers[i].fd = -1;
+	}
+}
+
+/*
+ * One generation of workers: fresh socketpairs, fork, watch.  Returns 0
+ * when a signal asked for shutdown, 1 when a worker failed; either way
+ * every worker has stopped on return.  *stopped_ok tells whether they
+ * all stopped cleanly.
+ */
+static int
+run_generation(const struct kiwi_config *cfg, const struct kiwi_user *u,
+    int sig_fd, int wd_ms, bool *stopped_ok)
+{
+	struct channels ch;
+	int lock_fd, rc;
+
+	/*
+	 * A fresh open of the lock for each netagent: a lock held by a
+	 * netagent that died must go with its descriptor, and the
+	 * supervisor keeping the same open file would keep it held.
+	 */
+	lock_fd = open_xtables_lock();
+	memset(&ch, -1, sizeof(ch));
+	rc = make_channels(&ch) < 0 ? -1
+	                            : spawn_all(cfg, u, &ch, lock_fd, sig_fd);
+	close_worker_ends(&ch);
+	if (lock_fd >= 0)
+		close(lock_fd);
+	rc = rc == 0 ? monitor(sig_fd, wd_ms) : 1;
+	if (rc == 0)
+		notify_send("STOPPING=1\nSTATUS=withdrawing addresses");
+	*stopped_ok = shutdown_all(sig_fd);
+	close_sup_ends();
+	return rc;
+}
+
+/* Sleep ms while still answering signals; true if one asks to stop. */
+static bool
+backoff_wait(int sig_fd, int ms)
+{
+	int64_t end = now_ms() + ms;
+	int left, sig;
+
+	while ((left = (int)(end - now_ms())) > 0)
+		if ((sig = sup_wait(sig_fd, left)) != 0) {
+			log_info("received %s while waiting to restart,"
+			         " stopping",
+			    strsignal(sig));
+			return true;
+		}
+	return false;
+}
+
 int
 supervisor_run(const struct kiwi_config *cfg)
 {
-	struct channels ch;
 	struct kiwi_user u;
 	sigset_t old;
-	int lock_fd, sig_fd, rc, wd_ms;
+	int sig_fd, rc, wd_ms, backoff = RESTART_MIN_MS;
+	int64_t started;
 	bool ok;
 
 	if (logsink_open(cfg) < 0)
@@ -514,19 +587,27 @@ supervisor_run(const struct kiwi_config *cfg)
 		log_warnx("cannot initialise libcurl");
 		return 1;
 	}
-	lock_fd = open_xtables_lock();
 	sig_fd = setup_signals(&old);
-	memset(&ch, -1, sizeof(ch));
-	if (make_channels(&ch) < 0)
-		return 1;
-	rc = spawn_all(cfg, &u, &ch, lock_fd, sig_fd);
-	close_worker_ends(&ch);
-	if (lock_fd >= 0)
-		close(lock_fd);
-	if (rc == 0)
-		rc = monitor(sig_fd, wd_ms);
-	notify_send("STOPPING=1\nSTATUS=withdrawing addresses");
-	ok = shutdown_all(sig_fd);
+	for (;;) {
+		started = now_ms();
+		rc = run_generation(cfg, &u, sig_fd, wd_ms, &ok);
+		if (rc == 0)
+			break;
+		if (now_ms() - started >= RESTART_RESET_MS)
+			backoff = RESTART_MIN_MS;
+		log_warnx("restarting the workers in %d ms; until then no"
+		          " address is held here",
+		    backoff);
+		notify_send("STATUS=restarting the workers");
+		if (backoff_wait(sig_fd, backoff)) {
+			/* Nothing runs: this stop is clean. */
+			rc = 0;
+			ok = true;
+			break;
+		}
+		backoff =
+		    backoff * 2 > RESTART_MAX_MS ? RESTART_MAX_MS : backoff * 2;
+	}
 	log_info("stopped");
 	logsink_drain();
 	return rc == 0 && ok ? 0 : 1;

@@ -34,7 +34,7 @@ echo "kiwi --interface kiwi0 --cidr-range 198.51.100.0/24" \
 	"--kube-endpoint $KUBE_URL --etcd-endpoint $ETCD_URL"
 in_node build/kiwi --interface kiwi0 --cidr-range 198.51.100.0/24 \
 	--kube-endpoint "$KUBE_URL" --etcd-endpoint "$ETCD_URL" \
-	--node-name demo-node 2>&1 | sed 's/^/    | /' &
+	--node-name demo-node 2>&1 | sed -u "s/^/    | /" &
 on_exit "pkill -9 -x kiwi"
 wait_for 15 sh -c "ip -n $node -o addr show dev kiwi0 | grep -q $ip_a" ||
 	fail "kiwi did not add $ip_a"
