@@ -28,12 +28,18 @@ enum {
 	OPT_LOG_FILE,
 	OPT_CONFIG,
 	OPT_CHECK_CONFIG,
+	OPT_KUBECONFIG,
+	OPT_NAMESPACE,
+	OPT_LB_IPS,
 };
 
 static const struct option long_opts[] = {
 	{ "interface", required_argument, NULL, OPT_INTERFACE },
 	{ "cidr-range", required_argument, NULL, OPT_CIDR },
 	{ "kube-endpoint", required_argument, NULL, OPT_KUBE },
+	{ "kubeconfig", required_argument, NULL, OPT_KUBECONFIG },
+	{ "namespace", required_argument, NULL, OPT_NAMESPACE },
+	{ "loadbalancer-ips", no_argument, NULL, OPT_LB_IPS },
 	{ "etcd-endpoint", required_argument, NULL, OPT_ETCD },
 	{ "ttl", required_argument, NULL, OPT_TTL },
 	{ "mark", required_argument, NULL, OPT_MARK },
@@ -90,7 +96,13 @@ config_usage(FILE *f)
 	    " repeat;\n"
 	    "                            none given accepts every IP\n"
 	    "  -k, --kube-endpoint URL   Kubernetes API"
-	    " (default http://localhost:8080)\n"
+	    " (default: in-cluster, else\n"
+	    "                            http://localhost:8080)\n"
+	    "      --kubeconfig PATH     kubeconfig to connect with"
+	    " (default $KUBECONFIG)\n"
+	    "      --namespace NS        watch Services in NS only\n"
+	    "      --loadbalancer-ips    also announce LoadBalancer"
+	    " addresses\n"
 	    "  -e, --etcd-endpoint URLS  etcd, comma-separated"
 	    " (default http://localhost:2379)\n"
 	    "      --ttl SECONDS         claim lease TTL, %d..%d"
@@ -234,6 +246,24 @@ set_etcd(struct kiwi_config *c, const char *s)
 	return 0;
 }
 
+/* A DNS label, as Kubernetes requires of namespace names. */
+static int
+set_namespace(struct kiwi_config *c, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > KIWI_NAMESPACE_MAX ||
+	    strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-") != n ||
+	    s[0] == '-' || s[n - 1] == '-') {
+		opt_error("'%s' is not a namespace name (1 to %d lower-case"
+		          " letters, digits and '-', not at either end)",
+		    s, KIWI_NAMESPACE_MAX);
+		return -EINVAL;
+	}
+	memcpy(c->namespace, s, n + 1);
+	return 0;
+}
+
 static int
 set_ulong(
     const char *s, unsigned long min, unsigned long max, unsigned int *dst)
@@ -266,7 +296,15 @@ parse_one(struct kiwi_config *c, int ch, const char *arg)
 	case OPT_CIDR:
 		return add_cidr(c, arg);
 	case OPT_KUBE:
+		c->kube_endpoint_given = true;
 		return set_url(c->kube_endpoint, sizeof(c->kube_endpoint), arg);
+	case OPT_KUBECONFIG:
+		return copy_opt(c->kubeconfig, sizeof(c->kubeconfig), arg);
+	case OPT_NAMESPACE:
+		return set_namespace(c, arg);
+	case OPT_LB_IPS:
+		c->loadbalancer_ips = true;
+		return 0;
 	case OPT_ETCD:
 		return set_etcd(c, arg);
 	case OPT_TTL:
@@ -514,6 +552,28 @@ apply_args(struct kiwi_config *c, int argc, char **argv)
 	return 0;
 }
 
+/*
+ * kubectl's variable, when neither the file nor the command line names
+ * a kubeconfig.  kubectl merges a list of files; kiwi reads one, and
+ * says so rather than guess which.
+ */
+static int
+kubeconfig_env(struct kiwi_config *c)
+{
+	const char *env = getenv("KUBECONFIG");
+
+	if (c->kubeconfig[0] != '\0' || env == NULL || *env == '\0')
+		return 0;
+	snprintf(where, sizeof(where), "$KUBECONFIG");
+	if (strchr(env, ':') != NULL) {
+		opt_error("'%s' lists several files; kiwi reads one: give"
+		          " --kubeconfig",
+		    env);
+		return -EINVAL;
+	}
+	return copy_opt(c->kubeconfig, sizeof(c->kubeconfig), env);
+}
+
 int
 config_parse(struct kiwi_config *c, int argc, char **argv)
 {
@@ -523,7 +583,7 @@ config_parse(struct kiwi_config *c, int argc, char **argv)
 	if ((rc = scan_meta(c, argc, argv, &given)) != 0)
 		return rc;
 	if (config_load_file(c, c->config_file, !given) < 0 ||
-	    apply_args(c, argc, argv) < 0)
+	    apply_args(c, argc, argv) < 0 || kubeconfig_env(c) < 0)
 		return -EINVAL;
 	if (c->ifname[0] == '\0') {
 		fprintf(stderr,
@@ -561,7 +621,16 @@ config_print(const struct kiwi_config *c, FILE *f)
 		    cidr_fmt(&c->cidrs[i], buf, sizeof(buf)));
 	if (c->ncidrs == 0)
 		fprintf(f, "# no cidr-range: every external IP is accepted\n");
-	fprintf(f, "kube-endpoint = %s\n", c->kube_endpoint);
+	if (c->kubeconfig[0] != '\0')
+		fprintf(f, "kubeconfig = %s\n", c->kubeconfig);
+	if (c->kube_endpoint_given || c->kubeconfig[0] == '\0')
+		fprintf(f, "kube-endpoint = %s\n", c->kube_endpoint);
+	if (c->namespace[0] != '\0')
+		fprintf(f, "namespace = %s\n", c->namespace);
+	else
+		fprintf(f, "# no namespace: Services in every namespace\n");
+	fprintf(f, "loadbalancer-ips = %s\n",
+	    c->loadbalancer_ips ? "true" : "false");
 	fprintf(f, "etcd-endpoint = %s\n", c->etcd_endpoints);
 	fprintf(f, "ttl = %u\n", c->ttl);
 	fprintf(f, "mark = 0x%x\n", c->mark);

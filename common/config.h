@@ -27,6 +27,8 @@
 #define KIWI_XTABLES_LOCK "/run/xtables.lock"
 #define KIWI_CONFIG_FILE "/etc/kiwi.conf"
 #define KIWI_PATH_MAX 4096
+/* A Kubernetes namespace is a DNS label. */
+#define KIWI_NAMESPACE_MAX 63
 
 enum kiwi_log_target {
 	KIWI_LOG_STDERR,
@@ -40,6 +42,11 @@ struct kiwi_config {
 	struct kiwi_cidr cidrs[KIWI_MAX_CIDRS];
 	size_t ncidrs;
 	char kube_endpoint[KIWI_URL_MAX];
+	bool kube_endpoint_given;
+	/* Read by the watcher as root before it drops privileges. */
+	char kubeconfig[KIWI_PATH_MAX];
+	char namespace[KIWI_NAMESPACE_MAX + 1]; /* "": every namespace */
+	bool loadbalancer_ips; /* also status.loadBalancer, loadBalancerIP */
 	char etcd_endpoints[KIWI_URL_MAX]; /* comma-separated */
 	unsigned int ttl;
 	uint32_t mark;
@@ -58,7 +65,8 @@ struct kiwi_config {
 void config_defaults(struct kiwi_config *c);
 /*
  * Read the configuration file (--config, default KIWI_CONFIG_FILE; the
- * default may be missing), then the command line, which overrides it.
+ * default may be missing), then the command line, which overrides it;
+ * $KUBECONFIG stands in for a kubeconfig neither names.
  * Returns 0 to run, 1 when --help or --version was handled (exit 0), or
  * -EINVAL after printing what was wrong and where.
  */

@@ -1,6 +1,7 @@
 #include "http.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/config.h"
@@ -31,11 +32,18 @@ http_cancel(struct http *h)
 }
 
 void
+http_set_auth(struct http *h, const struct kube_auth *a)
+{
+	h->auth = a;
+}
+
+void
 http_free(struct http *h)
 {
 	if (h == NULL || h->multi == NULL)
 		return;
 	http_cancel(h);
+	secret_free(&h->authz);
 	curl_multi_cleanup(h->multi);
 	h->multi = NULL;
 }
@@ -68,6 +76,67 @@ on_write(char *p, size_t size, size_t n, void *arg)
 	return len;
 }
 
+static CURLcode
+set_blob(CURL *e, CURLoption opt, const struct secret *s)
+{
+	/* No copy: the only copy of a key stays the one that is wiped. */
+	struct curl_blob b = { s->p, s->n, CURL_BLOB_NOCOPY };
+
+	return curl_easy_setopt(e, opt, &b);
+}
+
+/*
+ * The token travels in a header list made here rather than with
+ * curl_slist_append, which would leave an unwiped copy behind.
+ */
+static CURLcode
+set_token(struct http *h)
+{
+	static const char pfx[] = "Authorization: Bearer ";
+	const struct secret *t = &h->auth->token;
+	size_t n = sizeof(pfx) - 1 + t->n;
+
+	secret_free(&h->authz);
+	if ((h->authz.p = malloc(n + 1)) == NULL)
+		return CURLE_OUT_OF_MEMORY;
+	memcpy(h->authz.p, pfx, sizeof(pfx) - 1);
+	memcpy(h->authz.p + sizeof(pfx) - 1, t->p, t->n + 1);
+	h->authz.n = n;
+	h->header.data = h->authz.p;
+	h->header.next = NULL;
+	return curl_easy_setopt(h->easy, CURLOPT_HTTPHEADER, &h->header);
+}
+
+/* TLS trust, a client certificate and a token, when configured. */
+static CURLcode
+setup_auth(struct http *h)
+{
+	const struct kube_auth *a = h->auth;
+	CURL *e = h->easy;
+	CURLcode rc = CURLE_OK;
+
+	if (a == NULL)
+		return CURLE_OK;
+	/* The configured CA replaces the system's: trust no other. */
+	if (a->ca.n > 0)
+		rc = curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
+	if (rc == CURLE_OK && a->ca.n > 0)
+		rc = curl_easy_setopt(e, CURLOPT_CAINFO, NULL);
+	if (rc == CURLE_OK && a->ca.n > 0)
+		rc = set_blob(e, CURLOPT_CAINFO_BLOB, &a->ca);
+	if (rc == CURLE_OK && a->cert.n > 0)
+		rc = set_blob(e, CURLOPT_SSLCERT_BLOB, &a->cert);
+	if (rc == CURLE_OK && a->key.n > 0)
+		rc = set_blob(e, CURLOPT_SSLKEY_BLOB, &a->key);
+	if (rc == CURLE_OK && a->insecure)
+		rc = curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+	if (rc == CURLE_OK && a->insecure)
+		rc = curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+	if (rc == CURLE_OK && a->token.n > 0)
+		rc = set_token(h);
+	return rc;
+}
+
 static int
 setup(struct http *h, const char *url, long timeout_ms)
 {
@@ -75,7 +144,6 @@ setup(struct http *h, const char *url, long timeout_ms)
 	CURLcode rc = CURLE_OK;
 
 	/* Order: stop at the first option that fails. */
-	/* XXX plain HTTP only: TLS and bearer tokens are not wired yet. */
 	if (rc == CURLE_OK)
 		rc = curl_easy_setopt(e, CURLOPT_URL, url);
 	if (rc == CURLE_OK)
@@ -98,6 +166,8 @@ setup(struct http *h, const char *url, long timeout_ms)
 	if (rc == CURLE_OK)
 		rc = curl_easy_setopt(
 		    e, CURLOPT_USERAGENT, "kiwi/" KIWI_VERSION);
+	if (rc == CURLE_OK)
+		rc = setup_auth(h);
 	if (rc != CURLE_OK) {
 		log_warnx("%s: %s", url, curl_easy_strerror(rc));
 		return -EINVAL;

@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "auth.h"
+
 /* Called with body bytes of a 2xx answer; negative aborts the transfer. */
 typedef int (*http_body_cb)(void *arg, const char *p, size_t n);
 
@@ -33,9 +35,14 @@ struct http {
 	char errbody[HTTP_ERRBODY_MAX + 1];
 	size_t errlen;
 	char curl_error[CURL_ERROR_SIZE];
+	const struct kube_auth *auth; /* NULL: no TLS or token settings */
+	struct secret authz; /* "Authorization: Bearer ..." */
+	struct curl_slist header; /* points at authz, not a copy */
 };
 
 int http_init(struct http *h);
+/* Credentials for every later request; a must outlive h's use. */
+void http_set_auth(struct http *h, const struct kube_auth *a);
 void http_free(struct http *h);
 /* Start a GET of url; 0 or a negative errno (logged). */
 int http_get(struct http *h, const char *url, long timeout_ms, http_body_cb cb,

@@ -54,36 +54,55 @@ base_len(const char *endpoint)
 	return (int)n;
 }
 
-int
-kube_list_url(char *buf, size_t len, const char *endpoint, unsigned int limit,
-    const char *cont)
+/* The endpoint and the collection's path: one namespace, or all. */
+static int
+collection(char *buf, size_t len, const char *endpoint, const char *ns)
 {
-	char enc[3 * KUBE_CONTINUE_MAX + 1];
 	int n;
 
-	if (!urlenc(cont, enc, sizeof(enc)))
-		return -ENAMETOOLONG;
-	n = snprintf(buf, len, "%.*s/api/v1/services?limit=%u%s%s",
-	    base_len(endpoint), endpoint, limit, *enc ? "&continue=" : "", enc);
+	if (ns != NULL && *ns != '\0')
+		n = snprintf(buf, len, "%.*s/api/v1/namespaces/%s/services",
+		    base_len(endpoint), endpoint, ns);
+	else
+		n = snprintf(buf, len, "%.*s/api/v1/services",
+		    base_len(endpoint), endpoint);
 	if (n < 0 || (size_t)n >= len)
+		return -ENAMETOOLONG;
+	return n;
+}
+
+int
+kube_list_url(char *buf, size_t len, const char *endpoint, const char *ns,
+    unsigned int limit, const char *cont)
+{
+	char enc[3 * KUBE_CONTINUE_MAX + 1];
+	int n, m;
+
+	if (!urlenc(cont, enc, sizeof(enc)) ||
+	    (n = collection(buf, len, endpoint, ns)) < 0)
+		return -ENAMETOOLONG;
+	m = snprintf(buf + n, len - (size_t)n, "?limit=%u%s%s", limit,
+	    *enc ? "&continue=" : "", enc);
+	if (m < 0 || (size_t)m >= len - (size_t)n)
 		return -ENAMETOOLONG;
 	return 0;
 }
 
 int
-kube_watch_url(char *buf, size_t len, const char *endpoint, const char *rv,
-    unsigned int timeout_s)
+kube_watch_url(char *buf, size_t len, const char *endpoint, const char *ns,
+    const char *rv, unsigned int timeout_s)
 {
 	char enc[3 * KUBE_RV_MAX + 1];
-	int n;
+	int n, m;
 
-	if (!urlenc(rv, enc, sizeof(enc)))
+	if (!urlenc(rv, enc, sizeof(enc)) ||
+	    (n = collection(buf, len, endpoint, ns)) < 0)
 		return -ENAMETOOLONG;
-	n = snprintf(buf, len,
-	    "%.*s/api/v1/services?watch=1&resourceVersion=%s"
-	    "&allowWatchBookmarks=true&timeoutSeconds=%u",
-	    base_len(endpoint), endpoint, enc, timeout_s);
-	if (n < 0 || (size_t)n >= len)
+	m = snprintf(buf + n, len - (size_t)n,
+	    "?watch=1&resourceVersion=%s&allowWatchBookmarks=true"
+	    "&timeoutSeconds=%u",
+	    enc, timeout_s);
+	if (m < 0 || (size_t)m >= len - (size_t)n)
 		return -ENAMETOOLONG;
 	return 0;
 }

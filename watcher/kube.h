@@ -40,11 +40,14 @@ struct kube_page {
 	const char *cont; /* metadata.continue, "" on the last page */
 };
 
-/* Both 0, or -ENAMETOOLONG when the URL does not fit. */
-int kube_list_url(char *buf, size_t len, const char *endpoint,
+/*
+ * Both 0, or -ENAMETOOLONG when the URL does not fit.  ns names one
+ * namespace; NULL or "" means every namespace.
+ */
+int kube_list_url(char *buf, size_t len, const char *endpoint, const char *ns,
     unsigned int limit, const char *cont);
-int kube_watch_url(char *buf, size_t len, const char *endpoint, const char *rv,
-    unsigned int timeout_s);
+int kube_watch_url(char *buf, size_t len, const char *endpoint, const char *ns,
+    const char *rv, unsigned int timeout_s);
 
 /* 0, or -EBADMSG after logging what was wrong with the line. */
 int kube_event_parse(const char *line, size_t len, struct kube_event *ev);

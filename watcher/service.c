@@ -113,31 +113,28 @@ addr_seen_first(struct addr_seen *s, const struct kiwi_addr *a)
 	return 1;
 }
 
-/* Whether an address is for kiwi at all; says why not when it is not. */
+/*
+ * Whether an address is for kiwi at all; says why not when it is not.
+ * where names the field, like "spec.externalIPs[2]".
+ */
 static int
-addr_acceptable(const struct service *svc, const char *field, size_t i,
+addr_acceptable(const struct service *svc, const char *where,
     const struct kiwi_addr *a, const struct svc_filter *f)
 {
 	char buf[KIWI_ADDRSTRLEN];
 
 	addr_fmt(a, buf, sizeof(buf));
-	if (a->family == AF_INET6) {
-		/* XXX IPv6 is not announced yet: it needs libip6tc rules. */
-		log_debug("service %s: spec.%s[%zu] %s: IPv6, ignoring",
-		    svc->key, field, i, buf);
-		return 0;
-	}
 	if (!cidr_list_contains(f->cidrs, f->ncidrs, a)) {
 		if (addr_seen_first(f->seen, a))
-			log_debug("service %s: spec.%s[%zu] %s: outside the "
-			          "configured ranges, ignoring",
-			    svc->key, field, i, buf);
+			log_debug("service %s: %s %s: outside the configured "
+			          "ranges, ignoring",
+			    svc->key, where, buf);
 		return 0;
 	}
 	if (!addr_is_announceable(a)) {
-		log_warnx("service %s: spec.%s[%zu] %s: not an address that "
-		          "can be announced, ignoring",
-		    svc->key, field, i, buf);
+		log_warnx("service %s: %s %s: not an address that can be "
+		          "announced, ignoring",
+		    svc->key, where, buf);
 		return 0;
 	}
 	return 1;
@@ -158,47 +155,95 @@ add_addr(struct service *svc, const struct kiwi_addr *a)
 	return 0;
 }
 
+/* One address field; v may be NULL (absent), which is fine. */
 static int
-parse_addr(struct service *svc, const char *field, size_t i, const json_t *v,
+parse_addr(struct service *svc, const char *where, const json_t *v,
     const struct svc_filter *f)
 {
 	const char *s = json_string_value(v);
 	char text[65];
 	struct kiwi_addr a;
 
+	if (v == NULL || json_is_null(v))
+		return 0;
 	if (s == NULL) {
-		log_warnx("service %s: spec.%s[%zu]: not a string, ignoring",
-		    svc->key, field, i);
+		log_warnx(
+		    "service %s: %s: not a string, ignoring", svc->key, where);
 		return 0;
 	}
 	if (addr_parse(s, &a) < 0) {
-		log_warnx("service %s: spec.%s[%zu]: \"%s\" is not an IP "
-		          "address, ignoring",
-		    svc->key, field, i, svc_text(s, text, sizeof(text)));
+		log_warnx("service %s: %s: \"%s\" is not an IP address, "
+		          "ignoring",
+		    svc->key, where, svc_text(s, text, sizeof(text)));
 		return 0;
 	}
-	if (!addr_acceptable(svc, field, i, &a, f))
+	if (!addr_acceptable(svc, where, &a, f))
 		return 0;
 	return add_addr(svc, &a);
+}
+
+/* The list at obj.field ("spec.externalIPs"); NULL, after a log, if odd. */
+static const json_t *
+get_list(const struct service *svc, const json_t *obj, const char *path,
+    const char *field)
+{
+	const json_t *list = json_object_get(obj, field);
+
+	if (list == NULL || json_is_null(list))
+		return NULL;
+	if (!json_is_array(list)) {
+		log_warnx("service %s: %s.%s: not a list, ignoring", svc->key,
+		    path, field);
+		return NULL;
+	}
+	return list;
 }
 
 static int
 parse_addrs(struct service *svc, const json_t *spec, const char *field,
     const struct svc_filter *f)
 {
-	const json_t *list = json_object_get(spec, field), *v;
+	const json_t *list = get_list(svc, spec, "spec", field), *v;
+	char where[64];
 	size_t i;
 	int rc;
 
-	if (list == NULL || json_is_null(list))
-		return 0;
-	if (!json_is_array(list)) {
-		log_warnx("service %s: spec.%s: not a list, ignoring", svc->key,
-		    field);
-		return 0;
+	json_array_foreach(list, i, v)
+	{
+		snprintf(where, sizeof(where), "spec.%s[%zu]", field, i);
+		if ((rc = parse_addr(svc, where, v, f)) < 0)
+			return rc;
 	}
-	json_array_foreach(list, i,
-	    v) if ((rc = parse_addr(svc, field, i, v, f)) < 0) return rc;
+	return 0;
+}
+
+/*
+ * What a LoadBalancer allocator assigned: status.loadBalancer.ingress[]
+ * .ip, and the deprecated spec.loadBalancerIP that asked for one.
+ * Ingress entries with only a hostname are not addresses.
+ */
+static int
+parse_lb(struct service *svc, const json_t *obj, const json_t *spec,
+    const struct svc_filter *f)
+{
+	const json_t *lb, *list, *e;
+	char where[64];
+	size_t i;
+	int rc;
+
+	if ((rc = parse_addr(svc, "spec.loadBalancerIP",
+	         json_object_get(spec, "loadBalancerIP"), f)) < 0)
+		return rc;
+	lb = json_object_get(json_object_get(obj, "status"), "loadBalancer");
+	list = get_list(svc, lb, "status.loadBalancer", "ingress");
+	json_array_foreach(list, i, e)
+	{
+		snprintf(where, sizeof(where),
+		    "status.loadBalancer.ingress[%zu].ip", i);
+		if ((rc = parse_addr(svc, where, json_object_get(e, "ip"), f)) <
+		    0)
+			return rc;
+	}
 	return 0;
 }
 
@@ -257,19 +302,15 @@ parse_port(struct service *svc, size_t i, const json_t *p)
 static int
 parse_ports(struct service *svc, const json_t *spec)
 {
-	const json_t *list = json_object_get(spec, "ports"), *p;
+	const json_t *list = get_list(svc, spec, "spec", "ports"), *p;
 	size_t i;
 	int rc;
 
-	if (list == NULL || json_is_null(list))
-		return 0;
-	if (!json_is_array(list)) {
-		log_warnx(
-		    "service %s: spec.ports: not a list, ignoring", svc->key);
-		return 0;
+	json_array_foreach(list, i, p)
+	{
+		if ((rc = parse_port(svc, i, p)) < 0)
+			return rc;
 	}
-	json_array_foreach(
-	    list, i, p) if ((rc = parse_port(svc, i, p)) < 0) return rc;
 	return 0;
 }
 
@@ -316,6 +357,8 @@ service_parse(
 	for (i = 0; i < KIWI_ARRAY_SIZE(addr_fields); i++)
 		if ((rc = parse_addrs(svc, spec, addr_fields[i], f)) < 0)
 			goto fail;
+	if (f->lb_ips && (rc = parse_lb(svc, obj, spec, f)) < 0)
+		goto fail;
 	if ((rc = parse_ports(svc, spec)) < 0)
 		goto fail;
 	return 0;

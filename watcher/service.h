@@ -5,6 +5,7 @@
 #define KIWI_SERVICE_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,6 +37,7 @@ struct svc_filter {
 	const struct kiwi_cidr *cidrs;
 	size_t ncidrs;
 	struct addr_seen *seen; /* NULL: report every time */
+	bool lb_ips; /* also the addresses a LoadBalancer was given */
 };
 
 void addr_seen_free(struct addr_seen *s);
@@ -49,10 +51,11 @@ int service_key(const json_t *obj, char *key, size_t len);
 
 /*
  * Parse a Service.  Addresses come from spec.externalIPs and
- * spec.deprecatedPublicIPs; ports from spec.ports.  A bad address or
- * port is logged with the Service and the field, and skipped: the rest
- * still counts.  Returns 0, or a negative errno (logged) when the object
- * cannot be used at all: not an object, no usable name (-EINVAL,
+ * spec.deprecatedPublicIPs, and with f->lb_ips from spec.loadBalancerIP
+ * and status.loadBalancer.ingress[].ip; ports from spec.ports.  A bad
+ * address or port is logged with the Service and the field, and
+ * skipped: the rest still counts.  Returns 0, or a negative errno (logged) when
+ * the object cannot be used at all: not an object, no usable name (-EINVAL,
  * -ENAMETOOLONG), or -ENOMEM.
  */
 int service_parse(

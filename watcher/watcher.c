@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "common/msg.h"
 #include "common/util.h"
+#include "auth.h"
 #include "desired.h"
 #include "http.h"
 #include "kube.h"
@@ -35,6 +36,8 @@ enum phase {
 
 struct watcher {
 	const struct kiwi_config *cfg;
+	struct kube_auth auth;
+	bool reread; /* a 401: read the token file before the next request */
 	struct svc_filter filter;
 	struct addr_seen seen;
 	int sup_fd;
@@ -60,16 +63,37 @@ struct watcher {
 	struct linesplit ls;
 	struct changes ch;
 	int64_t watch_start;
+	unsigned int watch_s; /* the timeoutSeconds asked for */
 	unsigned int nevents;
 	bool expired; /* the watch said 410: relist */
 };
 
 static unsigned int page_limit = KUBE_PAGE_LIMIT;
+static unsigned int watch_min_s = WATCH_MIN_S, watch_max_s = WATCH_MAX_S;
+
+/* What watcher_prepare read, until watcher_main takes it. */
+static struct kube_auth prepared;
+static bool have_prepared;
 
 void
 watcher_set_page_limit(unsigned int limit)
 {
 	page_limit = limit > 0 ? limit : KUBE_PAGE_LIMIT;
+}
+
+void
+watcher_set_watch_timeout(unsigned int min_s, unsigned int max_s)
+{
+	watch_min_s = min_s > 0 ? min_s : WATCH_MIN_S;
+	watch_max_s = max_s >= watch_min_s ? max_s : watch_min_s;
+}
+
+int
+watcher_prepare(const struct kiwi_config *cfg)
+{
+	kube_auth_free(&prepared);
+	have_prepared = kube_auth_load(cfg, &prepared) == 0;
+	return have_prepared ? 0 : -EINVAL;
 }
 
 /* Stop with an exit status; 1 is a failure. */
@@ -267,8 +291,8 @@ start_list(struct watcher *w)
 	int rc;
 
 	w->pagelen = 0;
-	rc = kube_list_url(
-	    url, sizeof(url), w->cfg->kube_endpoint, page_limit, w->cont);
+	rc = kube_list_url(url, sizeof(url), w->auth.server, w->cfg->namespace,
+	    page_limit, w->cont);
 	if (rc == 0)
 		rc = http_get(&w->http, url, LIST_TIMEOUT_MS, on_list_body, w);
 	return rc;
@@ -281,13 +305,15 @@ start_watch(struct watcher *w)
 	char url[URL_MAX];
 	int rc;
 
-	t = WATCH_MIN_S +
-	    (unsigned int)(random() % (WATCH_MAX_S - WATCH_MIN_S + 1));
+	t = watch_min_s +
+	    (unsigned int)(random() % (watch_max_s - watch_min_s + 1));
 	linesplit_reset(&w->ls);
 	w->nevents = 0;
 	w->expired = false;
 	w->watch_start = now_ms();
-	rc = kube_watch_url(url, sizeof(url), w->cfg->kube_endpoint, w->rv, t);
+	w->watch_s = t;
+	rc = kube_watch_url(
+	    url, sizeof(url), w->auth.server, w->cfg->namespace, w->rv, t);
 	if (rc == 0)
 		rc = http_get(&w->http, url, t * 1000L + WATCH_SLACK_MS,
 		    on_watch_body, w);
@@ -301,12 +327,14 @@ start(struct watcher *w)
 {
 	int rc;
 
+	kube_auth_refresh(&w->auth, w->reread);
+	w->reread = false;
 	if (w->phase == PH_LIST)
 		rc = start_list(w);
 	else
 		rc = start_watch(w);
 	if (rc == -ENAMETOOLONG)
-		log_warnx("request URL too long for %s", w->cfg->kube_endpoint);
+		log_warnx("request URL too long for %s", w->auth.server);
 	if (rc < 0)
 		retry_later(w);
 }
@@ -359,11 +387,28 @@ list_done(struct watcher *w)
 	return send_sync(w);
 }
 
+/*
+ * The API refused a request: say so.  A 401 may mean the token rotated,
+ * so the next request reads the token file first.
+ */
 static void
-list_finished(struct watcher *w, const struct http_result *r)
+log_refused(struct watcher *w, const char *what, const struct http_result *r)
 {
 	char text[256];
 
+	kube_status_text(r->errbody, r->errlen, text, sizeof(text));
+	if (r->status == 401 && w->auth.token_file[0] != '\0') {
+		w->reread = true;
+		log_warnx("%s: HTTP 401, reading %s again and retrying: %s",
+		    what, w->auth.token_file, text);
+		return;
+	}
+	log_warnx("%s: HTTP %ld, retrying: %s", what, r->status, text);
+}
+
+static void
+list_finished(struct watcher *w, const struct http_result *r)
+{
 	if (r->code == CURLE_OK && r->status == 200) {
 		if (list_page(w) == 0 &&
 		    (w->cont[0] != '\0' || list_done(w) == 0))
@@ -376,30 +421,34 @@ list_finished(struct watcher *w, const struct http_result *r)
 		relist(w, "the list's continue token expired");
 		return;
 	}
-	if (r->status != 0) {
-		kube_status_text(r->errbody, r->errlen, text, sizeof(text));
-		log_warnx("listing services: HTTP %ld, retrying: %s", r->status,
-		    text);
-	} else if (r->body_err == 0)
+	if (r->status != 0)
+		log_refused(w, "listing services", r);
+	else if (r->body_err == 0)
 		log_warnx(
 		    "listing services failed, retrying: %s", r->curl_error);
 	list_reset(w);
 	retry_later(w);
 }
 
+/*
+ * A watch that carried events, or that stayed open a while, shows the
+ * server is fine.  "A while" is shorter for short watches (tests).
+ */
 static bool
 watch_healthy(const struct watcher *w, const struct http_result *r)
 {
+	int64_t enough = WATCH_HEALTHY_MS;
+
 	if (r->status != 200)
 		return false;
-	return w->nevents > 0 || now_ms() - w->watch_start >= WATCH_HEALTHY_MS;
+	if (enough > w->watch_s * 500L)
+		enough = w->watch_s * 500L;
+	return w->nevents > 0 || now_ms() - w->watch_start >= enough;
 }
 
 static void
 watch_finished(struct watcher *w, const struct http_result *r)
 {
-	char text[256];
-
 	if (watch_healthy(w, r))
 		w->backoff_ms = BACKOFF_MIN_MS;
 	if (w->stop)
@@ -412,16 +461,17 @@ watch_finished(struct watcher *w, const struct http_result *r)
 			retry_later(w);
 		return;
 	}
-	if (r->code == CURLE_OK && r->status == 200 && w->nevents > 0) {
+	if (r->code == CURLE_OK && watch_healthy(w, r)) {
 		/* The server ended the watch at its timeout: carry on. */
+		log_debug("the watch ended cleanly after %u events; watching "
+		          "again",
+		    w->nevents);
 		w->retry_at = 0;
 		return;
 	}
-	if (r->status != 200 && r->status != 0) {
-		kube_status_text(r->errbody, r->errlen, text, sizeof(text));
-		log_warnx("watching services: HTTP %ld, retrying: %s",
-		    r->status, text);
-	} else if (r->body_err == 0 && r->code != CURLE_OK)
+	if (r->status != 200 && r->status != 0)
+		log_refused(w, "watching services", r);
+	else if (r->body_err == 0 && r->code != CURLE_OK)
 		log_warnx("watch from resourceVersion %s broke, resuming: %s",
 		    w->rv, r->curl_error);
 	retry_later(w);
@@ -497,6 +547,25 @@ step(struct watcher *w)
 		finished(w, &r);
 }
 
+/* Take what watcher_prepare read, or read it now when it was not called. */
+static int
+take_auth(struct watcher *w, const struct kiwi_config *cfg)
+{
+	if (!have_prepared && watcher_prepare(cfg) < 0)
+		return -EINVAL;
+	w->auth = prepared;
+	memset(&prepared, 0, sizeof(prepared));
+	have_prepared = false;
+	if (w->auth.insecure)
+		log_warnx("insecure-skip-tls-verify: the certificate of %s "
+		          "is not checked",
+		    w->auth.server);
+	if (w->auth.token.n > 0 && strncmp(w->auth.server, "http:", 5) == 0)
+		log_warnx("sending a bearer token to %s over plain HTTP",
+		    w->auth.server);
+	return 0;
+}
+
 static int
 setup(struct watcher *w, const struct kiwi_config *cfg, int sup_fd,
     int claimer_fd)
@@ -506,6 +575,7 @@ setup(struct watcher *w, const struct kiwi_config *cfg, int sup_fd,
 	w->filter.cidrs = cfg->cidrs;
 	w->filter.ncidrs = cfg->ncidrs;
 	w->filter.seen = &w->seen;
+	w->filter.lb_ips = cfg->loadbalancer_ips;
 	w->sup_fd = sup_fd;
 	w->claimer_fd = claimer_fd;
 	w->phase = PH_LIST;
@@ -519,7 +589,10 @@ setup(struct watcher *w, const struct kiwi_config *cfg, int sup_fd,
 		log_warnx("curl_global_init failed");
 		return -ENOMEM;
 	}
-	return http_init(&w->http);
+	if (http_init(&w->http) < 0 || take_auth(w, cfg) < 0)
+		return -EINVAL;
+	http_set_auth(&w->http, &w->auth);
+	return 0;
 }
 
 static void
@@ -533,6 +606,7 @@ teardown(struct watcher *w)
 	linesplit_free(&w->ls);
 	free(w->page);
 	addr_seen_free(&w->seen);
+	kube_auth_free(&w->auth);
 }
 
 int
@@ -544,7 +618,9 @@ watcher_main(const struct kiwi_config *cfg, int sup_fd, int claimer_fd)
 		teardown(&w);
 		return 1;
 	}
-	log_info("watching services at %s", cfg->kube_endpoint);
+	log_info("watching services%s%s at %s (%s)",
+	    cfg->namespace[0] ? " in namespace " : "", cfg->namespace,
+	    w.auth.server, w.auth.desc);
 	while (!w.stop)
 		step(&w);
 	teardown(&w);

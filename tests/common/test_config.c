@@ -142,6 +142,8 @@ test_file_errors(void **state)
 	    "interface = averyverylongname\n", 1, "not an interface name");
 	expect_file_error("config = /etc/other.conf\n", 1, "unknown key");
 	expect_file_error(
+	    "namespace = Web\n", 1, "'Web' is not a namespace name");
+	expect_file_error(
 	    "etcd-endpoint = http://a:1,b:2\n", 1, "'b:2' is not an http");
 	/* A named file must exist; the default one may be missing. */
 	assert_int_equal(
@@ -229,6 +231,40 @@ test_refusals(void **state)
 	expect_refused(4, extra);
 }
 
+static void
+test_api_options(void **state)
+{
+	const char *argv[] = { "kiwi", "-i", "x", "--kubeconfig",
+		"/etc/kiwi/kc", "--namespace", "edge-1", "--loadbalancer-ips" };
+	const char *bad_ns[] = { "kiwi", "-i", "x", "--namespace", "Edge" };
+	const char *dash_ns[] = { "kiwi", "-i", "x", "--namespace", "edge-" };
+	const char *plain[] = { "kiwi", "-i", "x" };
+	struct kiwi_config c;
+
+	(void)state;
+	unsetenv("KUBECONFIG");
+	assert_int_equal(parse(&c, 8, argv), 0);
+	assert_string_equal(c.kubeconfig, "/etc/kiwi/kc");
+	assert_string_equal(c.namespace, "edge-1");
+	assert_true(c.loadbalancer_ips);
+	assert_false(c.kube_endpoint_given);
+	expect_refused(5, bad_ns);
+	expect_refused(5, dash_ns);
+
+	/* $KUBECONFIG stands in for --kubeconfig, and only for it. */
+	setenv("KUBECONFIG", "/root/.kube/config", 1);
+	assert_int_equal(parse(&c, 3, plain), 0);
+	assert_string_equal(c.kubeconfig, "/root/.kube/config");
+	assert_int_equal(parse(&c, 8, argv), 0);
+	assert_string_equal(c.kubeconfig, "/etc/kiwi/kc");
+	setenv("KUBECONFIG", "/a:/b", 1);
+	expect_refused(3, plain);
+	unsetenv("KUBECONFIG");
+	assert_int_equal(parse(&c, 3, plain), 0);
+	assert_string_equal(c.kubeconfig, "");
+	assert_false(c.loadbalancer_ips);
+}
+
 int
 main(void)
 {
@@ -236,6 +272,7 @@ main(void)
 		cmocka_unit_test(test_original_command_line),
 		cmocka_unit_test(test_options),
 		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_api_options),
 		cmocka_unit_test(test_file_golden),
 		cmocka_unit_test(test_file_errors),
 	};

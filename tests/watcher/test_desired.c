@@ -14,7 +14,7 @@
 #include "watcher/desired.h"
 
 static struct kiwi_cidr range;
-static struct svc_filter filter = { &range, 1, NULL };
+static struct svc_filter filter = { &range, 1, NULL, false };
 
 static int
 setup(void **state)

@@ -29,19 +29,40 @@ test_urls(void **state)
 
 	(void)state;
 	assert_int_equal(
-	    kube_list_url(url, sizeof(url), "http://h:1/", 500, ""), 0);
+	    kube_list_url(url, sizeof(url), "http://h:1/", NULL, 500, ""), 0);
 	assert_string_equal(url, "http://h:1/api/v1/services?limit=500");
 	assert_int_equal(
-	    kube_list_url(url, sizeof(url), "http://h:1", 2, "eyJ+/=="), 0);
+	    kube_list_url(url, sizeof(url), "http://h:1", "", 2, "eyJ+/=="), 0);
 	assert_string_equal(
 	    url, "http://h:1/api/v1/services?limit=2&continue=eyJ%2B%2F%3D%3D");
 	assert_int_equal(
-	    kube_watch_url(url, sizeof(url), "http://h:1", "4&x", 300), 0);
+	    kube_watch_url(url, sizeof(url), "http://h:1", NULL, "4&x", 300),
+	    0);
 	assert_string_equal(url,
 	    "http://h:1/api/v1/services?watch=1&resourceVersion=4%26x"
 	    "&allowWatchBookmarks=true&timeoutSeconds=300");
+	assert_int_equal(kube_watch_url(url, 40, "http://h:1", NULL, "4", 300),
+	    -ENAMETOOLONG);
 	assert_int_equal(
-	    kube_watch_url(url, 40, "http://h:1", "4", 300), -ENAMETOOLONG);
+	    kube_list_url(url, 30, "http://h:1", NULL, 5, ""), -ENAMETOOLONG);
+}
+
+static void
+test_namespace_urls(void **state)
+{
+	char url[512];
+
+	(void)state;
+	assert_int_equal(
+	    kube_list_url(url, sizeof(url), "https://h:6443", "web", 5, ""), 0);
+	assert_string_equal(
+	    url, "https://h:6443/api/v1/namespaces/web/services?limit=5");
+	assert_int_equal(
+	    kube_watch_url(url, sizeof(url), "https://h:6443/", "web", "7", 60),
+	    0);
+	assert_string_equal(url,
+	    "https://h:6443/api/v1/namespaces/web/services?watch=1"
+	    "&resourceVersion=7&allowWatchBookmarks=true&timeoutSeconds=60");
 }
 
 static void
@@ -156,6 +177,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_urls),
+		cmocka_unit_test(test_namespace_urls),
 		cmocka_unit_test(test_events),
 		cmocka_unit_test(test_bad_events),
 		cmocka_unit_test(test_pages),

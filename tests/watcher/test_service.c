@@ -13,7 +13,7 @@
 #include "watcher/service.h"
 
 static struct kiwi_cidr ranges[3];
-static struct svc_filter filter = { ranges, 3, NULL };
+static struct svc_filter filter = { ranges, 3, NULL, false };
 
 static int
 setup(void **state)
@@ -125,14 +125,15 @@ test_bad_addresses(void **state)
 	assert_logged("service a/b: spec.externalIPs[1]: not a string");
 	assert_logged("spec.externalIPs[2] 198.51.100.1: outside the "
 	              "configured ranges");
-	assert_logged("spec.externalIPs[3] 2001:db8::1: IPv6");
 	assert_logged("spec.externalIPs[4] 127.0.0.1: not an address "
 	              "that can be announced");
 	/* What a Service owner wrote cannot break a log line. */
 	assert_logged("\"bad?line\" is not an IP address");
 	logcap_end();
-	assert_int_equal(s.naddrs, 1);
-	assert_addr(&s.addrs[0], "192.0.2.7");
+	/* IPv6 inside a configured range counts like IPv4. */
+	assert_int_equal(s.naddrs, 2);
+	assert_addr(&s.addrs[0], "2001:db8::1");
+	assert_addr(&s.addrs[1], "192.0.2.7");
 	assert_int_equal(s.nports, 1);
 	service_free(&s);
 }
