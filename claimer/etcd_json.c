@@ -180,23 +180,63 @@ ej_get_body(const char *key)
 	return s;
 }
 
+/* Base64 of prefix and of its range end. */
+static int
+prefix_range(const char *prefix, char **k, char **e)
+{
+	char *end = NULL;
+	size_t n;
+
+	*k = ej_b64_encode(prefix, strlen(prefix));
+	*e = NULL;
+	if (*k != NULL && ej_prefix_end(prefix, strlen(prefix), &end, &n) == 0)
+		*e = ej_b64_encode(end, n);
+	free(end);
+	if (*e != NULL)
+		return 0;
+	free(*k);
+	*k = NULL;
+	return -ENOMEM;
+}
+
+static char *
+range_body(const char *prefix, bool count_only)
+{
+	char *k, *e, *s;
+
+	if (prefix_range(prefix, &k, &e) < 0)
+		return NULL;
+	s = dump(count_only ? json_pack("{s:s,s:s,s:b}", "key", k, "range_end",
+	                          e, "count_only", 1)
+	                    : json_pack("{s:s,s:s}", "key", k, "range_end", e));
+	free(k);
+	free(e);
+	return s;
+}
+
 char *
 ej_count_body(const char *prefix)
 {
-	char *k = ej_b64_encode(prefix, strlen(prefix));
-	char *end = NULL, *e = NULL, *s = NULL;
-	size_t n;
+	return range_body(prefix, true);
+}
 
-	if (k == NULL || ej_prefix_end(prefix, strlen(prefix), &end, &n) < 0)
-		goto out;
-	e = ej_b64_encode(end, n);
-	if (e == NULL)
-		goto out;
-	s = dump(json_pack(
-	    "{s:s,s:s,s:b}", "key", k, "range_end", e, "count_only", 1));
-out:
+char *
+ej_range_body(const char *prefix)
+{
+	return range_body(prefix, false);
+}
+
+char *
+ej_watch_body(const char *prefix, int64_t rev)
+{
+	char *k, *e, *s, r[24];
+
+	if (prefix_range(prefix, &k, &e) < 0)
+		return NULL;
+	snprintf(r, sizeof(r), "%" PRId64, rev);
+	s = dump(json_pack("{s:{s:s,s:s,s:s,s:b}}", "create_request", "key", k,
+	    "range_end", e, "start_revision", r, "prev_kv", 1));
 	free(k);
-	free(end);
 	free(e);
 	return s;
 }
@@ -466,6 +506,165 @@ ej_parse_get(const char *body, bool *found, struct ej_holder *h)
 	*found = json_object_get(root, "kvs") != NULL;
 	if (root != NULL)
 		r = *found ? parse_kv(root, h) : 0;
+	json_decref(root);
+	return r;
+}
+
+static void
+kv_free(struct ej_kv *kv)
+{
+	free(kv->key);
+	kv->key = NULL;
+	ej_holder_free(&kv->h);
+}
+
+static int
+parse_pair(json_t *kv, struct ej_kv *out)
+{
+	json_t *k = json_object_get(kv, "key");
+
+	memset(out, 0, sizeof(*out));
+	if (!json_is_string(k) ||
+	    ej_b64_decode(json_string_value(k), &out->key, &out->keylen) < 0 ||
+	    parse_holder(kv, &out->h) < 0) {
+		kv_free(out);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+void
+ej_range_free(struct ej_range *rg)
+{
+	size_t i;
+
+	if (rg == NULL)
+		return;
+	for (i = 0; i < rg->n; i++)
+		kv_free(&rg->kvs[i]);
+	free(rg->kvs);
+	rg->kvs = NULL;
+	rg->n = 0;
+}
+
+/* The pairs of array a into a new array *out of *n. */
+static int
+parse_pairs(json_t *a, struct ej_kv **out, size_t *n)
+{
+	size_t i, len = json_array_size(a);
+
+	*n = 0;
+	*out = len ? calloc(len, sizeof(**out)) : NULL;
+	if (len && *out == NULL)
+		return -ENOMEM;
+	for (i = 0; i < len; i++) {
+		if (parse_pair(json_array_get(a, i), &(*out)[i]) < 0)
+			return -EPROTO;
+		(*n)++;
+	}
+	return 0;
+}
+
+int
+ej_parse_range(const char *body, struct ej_range *rg)
+{
+	json_t *root = load_answer(body), *kvs;
+	int r = -EPROTO;
+
+	memset(rg, 0, sizeof(*rg));
+	if (root == NULL ||
+	    get_int64(json_object_get(root, "header"), "revision",
+	        &rg->revision) < 0 ||
+	    rg->revision <= 0)
+		goto out;
+	kvs = json_object_get(root, "kvs");
+	if (kvs != NULL && !json_is_array(kvs))
+		goto out;
+	r = parse_pairs(kvs, &rg->kvs, &rg->n);
+	if (r < 0)
+		ej_range_free(rg);
+out:
+	json_decref(root);
+	return r;
+}
+
+void
+ej_watch_free(struct ej_watch *w)
+{
+	size_t i;
+
+	if (w == NULL)
+		return;
+	for (i = 0; i < w->n; i++) {
+		kv_free(&w->ev[i].kv);
+		ej_holder_free(&w->ev[i].prev);
+	}
+	free(w->ev);
+	w->ev = NULL;
+	w->n = 0;
+}
+
+static int
+parse_event(json_t *ev, struct ej_event *out)
+{
+	json_t *type = json_object_get(ev, "type"), *prev;
+
+	if (!json_is_object(ev) || (type != NULL && !json_is_string(type)))
+		return -EPROTO;
+	out->deleted =
+	    type != NULL && strcmp(json_string_value(type), "DELETE") == 0;
+	if (type != NULL && !out->deleted &&
+	    strcmp(json_string_value(type), "PUT") != 0)
+		return -EPROTO;
+	if (parse_pair(json_object_get(ev, "kv"), &out->kv) < 0)
+		return -EPROTO;
+	prev = json_object_get(ev, "prev_kv");
+	out->has_prev = prev != NULL;
+	if (prev != NULL && parse_holder(prev, &out->prev) < 0)
+		return -EPROTO;
+	return 0;
+}
+
+static int
+parse_events(json_t *a, struct ej_watch *w)
+{
+	size_t i, len = json_array_size(a);
+
+	if (len == 0)
+		return 0;
+	w->ev = calloc(len, sizeof(*w->ev));
+	if (w->ev == NULL)
+		return -ENOMEM;
+	for (i = 0; i < len; i++) {
+		w->n++;
+		if (parse_event(json_array_get(a, i), &w->ev[i]) < 0)
+			return -EPROTO;
+	}
+	return 0;
+}
+
+int
+ej_parse_watch(const char *line, size_t len, struct ej_watch *w)
+{
+	json_t *root = json_loadb(line, len, 0, NULL), *res, *evs;
+	int r = -EPROTO;
+
+	memset(w, 0, sizeof(*w));
+	res = json_object_get(root, "result");
+	if (!json_is_object(res) ||
+	    get_int64(
+	        json_object_get(res, "header"), "revision", &w->revision) < 0 ||
+	    get_bool(res, "created", &w->created) < 0 ||
+	    get_bool(res, "canceled", &w->canceled) < 0 ||
+	    get_int64(res, "compact_revision", &w->compact_revision) < 0)
+		goto out;
+	evs = json_object_get(res, "events");
+	if (evs != NULL && !json_is_array(evs))
+		goto out;
+	r = parse_events(evs, w);
+out:
+	if (r < 0)
+		ej_watch_free(w);
 	json_decref(root);
 	return r;
 }

@@ -58,6 +58,13 @@ char *ej_release_body(const char *key, int64_t lease);
 char *ej_get_body(const char *key);
 /* Range over every key below prefix, counting only. */
 char *ej_count_body(const char *prefix);
+/* Range over every key below prefix, with the pairs. */
+char *ej_range_body(const char *prefix);
+/*
+ * Watch every key below prefix from revision rev on, with the value
+ * each event replaced (prev_kv), so a DELETE says whose key it was.
+ */
+char *ej_watch_body(const char *prefix, int64_t rev);
 
 /* kiwi's value for a claimed key: who holds it, for what. */
 char *ej_claim_value(const char *node, const char *service, const char *ip);
@@ -87,5 +94,46 @@ int ej_parse_release(const char *body, bool *deleted);
 int ej_parse_count(const char *body, int64_t *count);
 /* A one-key range: *found, and h filled when it is. */
 int ej_parse_get(const char *body, bool *found, struct ej_holder *h);
+
+/* One pair of a range, or of a watch event. */
+struct ej_kv {
+	char *key; /* malloc'd, NUL-terminated */
+	size_t keylen;
+	struct ej_holder h;
+};
+
+/* A prefix range: the pairs, and the revision it was read at. */
+struct ej_range {
+	int64_t revision;
+	struct ej_kv *kvs;
+	size_t n;
+};
+
+int ej_parse_range(const char *body, struct ej_range *rg);
+void ej_range_free(struct ej_range *rg);
+
+struct ej_event {
+	bool deleted; /* else a PUT */
+	struct ej_kv kv; /* a DELETE's kv has only the key */
+	bool has_prev;
+	struct ej_holder prev; /* the pair before, with prev_kv */
+};
+
+/* One line of a watch stream. */
+struct ej_watch {
+	bool created;
+	bool canceled;
+	int64_t revision; /* of the header */
+	int64_t compact_revision; /* with canceled, when compacted */
+	struct ej_event *ev;
+	size_t n;
+};
+
+/*
+ * -EPROTO for a line that is not a watch result; an error line
+ * ({"error":{...}}) is also -EPROTO, after ej_parse_error can read it.
+ */
+int ej_parse_watch(const char *line, size_t len, struct ej_watch *w);
+void ej_watch_free(struct ej_watch *w);
 
 #endif
