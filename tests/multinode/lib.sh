@@ -1,0 +1,185 @@
+# The multi-node harness: a hub namespace with a bridge, a three-member
+# etcd cluster and the Kubernetes API fixture in it; node namespaces
+# each with a veth on the bridge as kiwi's interface and a kiwi of its
+# own; a client namespace on the bridge.  The sampler watches every
+# node's addresses every few ms and fails the test on any overlap.
+#
+#   mn_setup NODES              hub, etcd cluster, fixture, NODES nodes
+#   mn_service NS NAME IPS...   create or replace a Service
+#   mn_start I [ARGS...]        start kiwi on node I (1-based)
+#   mn_stop I                   SIGTERM it and wait; fails on a bad exit
+#   mn_kill I                   SIGKILL its whole process tree
+#   mn_holder IP                print the node holding IP now, or "-"
+#   mn_wait_holder IP SECS      wait for some node to hold IP; prints it
+#   mn_now                      ms since the epoch (the sampler's clock)
+#   mn_held_after IP MS         the first sampler line at or after MS in
+#                               which some node holds IP
+#   mn_taken_after IP MS        whether that line exists yet
+#   mn_check_overlap            fail if the sampler saw an overlap
+. "${KIWI_SRC:-$(dirname "${BASH_SOURCE[0]}")/../..}/tests/lib/common.sh"
+need_root
+
+MN_HUB=""
+MN_NODES=()
+MN_PIDS=()
+MN_TTL=${MN_TTL:-2}
+MN_RANGE=198.51.100.0/24
+MN_HUB_IP=10.77.0.1
+MN_ETCD=""
+
+in_hub() { ip netns exec "$MN_HUB" "$@"; }
+
+mn_etcd_cluster() {
+	local i cluster="" urls=() name
+	for i in 1 2 3; do
+		cluster+="${cluster:+,}m$i=http://$MN_HUB_IP:$((2380 + i * 100))"
+	done
+	for i in 1 2 3; do
+		name=m$i
+		in_hub etcd --name $name --data-dir "$T_TMP/etcd-$name" \
+			--listen-client-urls "http://$MN_HUB_IP:$((2379 + i * 100))" \
+			--advertise-client-urls "http://$MN_HUB_IP:$((2379 + i * 100))" \
+			--listen-peer-urls "http://$MN_HUB_IP:$((2380 + i * 100))" \
+			--initial-advertise-peer-urls "http://$MN_HUB_IP:$((2380 + i * 100))" \
+			--initial-cluster "$cluster" --initial-cluster-state new \
+			--log-level error >"$T_TMP/etcd-$name.log" 2>&1 &
+		MN_ETCD_PIDS[$i]=$!
+		on_exit "kill ${MN_ETCD_PIDS[$i]}; wait ${MN_ETCD_PIDS[$i]}"
+		urls+=("http://$MN_HUB_IP:$((2379 + i * 100))")
+	done
+	MN_ETCD=$(IFS=,; echo "${urls[*]}")
+	ETCD_URL=${urls[0]}
+	ETCD_NS=$MN_HUB
+	wait_for 30 in_hub env ETCDCTL_API=3 etcdctl --endpoints "$MN_ETCD" \
+		endpoint health || { cat "$T_TMP"/etcd-m*.log; fail "etcd cluster"; }
+}
+
+mn_link() {
+	local ns=$1 dev=$2 hubdev=$3 addr=$4
+	ip -n "$MN_HUB" link add "$hubdev" type veth peer name "$dev" netns "$ns"
+	ip -n "$MN_HUB" link set "$hubdev" master br0 up
+	ip -n "$ns" link set "$dev" up
+	ip -n "$ns" addr add "$addr/24" dev "$dev"
+}
+
+mn_setup() {
+	local n=$1 i ns
+	MN_HUB=$(netns_new hub)
+	ip -n "$MN_HUB" link add br0 type bridge
+	ip -n "$MN_HUB" link set br0 up
+	ip -n "$MN_HUB" addr add "$MN_HUB_IP/24" dev br0
+	for ((i = 1; i <= n; i++)); do
+		ns=$(netns_new "n$i")
+		MN_NODES[$i]=$ns
+		mn_link "$ns" kiwi0 "h$i" "10.77.0.$((10 + i))"
+	done
+	MN_CLIENT=$(netns_new client)
+	mn_link "$MN_CLIENT" cl0 hc 10.77.0.100
+	ip -n "$MN_CLIENT" route add "$MN_RANGE" dev cl0
+	mn_etcd_cluster
+	mn_fixture
+	mn_sampler
+}
+
+# The fixture on the hub's bridge address, where the nodes reach it.
+mn_fixture() {
+	KUBE_PORT=8080
+	in_hub python3 "$KIWI_SRC/tests/fixture/kube_api.py" \
+		--listen "$MN_HUB_IP:$KUBE_PORT" >"$T_TMP/kube-api.log" 2>&1 &
+	KUBE_PID=$!
+	on_exit "kill $KUBE_PID; wait $KUBE_PID"
+	KUBE_URL="http://$MN_HUB_IP:$KUBE_PORT"
+	wait_for 20 grep -qx ready "$T_TMP/kube-api.log" ||
+		{ cat "$T_TMP/kube-api.log"; fail "no API fixture"; }
+}
+
+mn_sampler() {
+	"$KIWI_BUILD/multinode_sampler" 5 "$MN_RANGE" "${MN_NODES[@]:1}" \
+		>"$T_TMP/sampler.log" 2>&1 &
+	MN_SAMPLER=$!
+	on_exit "kill $MN_SAMPLER"
+	wait_for 10 grep -q sampling "$T_TMP/sampler.log" || fail "no sampler"
+}
+
+mn_check_overlap() {
+	if grep -q OVERLAP "$T_TMP/sampler.log" ||
+		! kill -0 "$MN_SAMPLER" 2>/dev/null; then
+		cat "$T_TMP/sampler.log"
+		fail "an address was held by two nodes at once"
+	fi
+}
+
+mn_service() {
+	local ns=$1 name=$2 ips="" ip
+	shift 2
+	for ip in "$@"; do ips+="${ips:+, }\"$ip\""; done
+	in_hub curl -sf -X PUT -H 'Content-Type: application/json' \
+		"$KUBE_URL/fixture/services/$ns/$name" \
+		-d "{\"apiVersion\": \"v1\", \"kind\": \"Service\",
+		\"metadata\": {\"namespace\": \"$ns\", \"name\": \"$name\"},
+		\"spec\": {\"externalIPs\": [$ips], \"ports\": [{\"port\": 80}]}}" \
+		>/dev/null || fail "cannot create Service $ns/$name"
+}
+
+mn_start() {
+	local i=$1
+	shift
+	ip netns exec "${MN_NODES[$i]}" "$KIWI_BUILD/kiwi" --config=/dev/null \
+		--interface kiwi0 --cidr-range "$MN_RANGE" \
+		--kube-endpoint "$KUBE_URL" --etcd-endpoint "$MN_ETCD" \
+		--ttl "$MN_TTL" --node-name "node$i" "$@" \
+		>>"$T_TMP/kiwi$i.log" 2>&1 &
+	MN_PIDS[$i]=$!
+	on_exit "kill -9 ${MN_PIDS[$i]}"
+}
+
+mn_stop() {
+	local i=$1 rc=0
+	kill -TERM "${MN_PIDS[$i]}"
+	wait "${MN_PIDS[$i]}" || rc=$?
+	[ $rc = 0 ] || { cat "$T_TMP/kiwi$i.log"; fail "node$i exited $rc"; }
+}
+
+mn_kill() {
+	local i=$1
+	pkill -9 -P "${MN_PIDS[$i]}" || true
+	kill -9 "${MN_PIDS[$i]}" 2>/dev/null || true
+	wait "${MN_PIDS[$i]}" 2>/dev/null || true
+}
+
+mn_holder() {
+	local ip=$1 i who="-"
+	for ((i = 1; i < ${#MN_NODES[@]} + 1; i++)); do
+		[ -n "${MN_NODES[$i]:-}" ] || continue
+		if ip -n "${MN_NODES[$i]}" -o addr show dev kiwi0 2>/dev/null |
+			grep -q "inet $ip/32"; then
+			who=$i
+		fi
+	done
+	echo "$who"
+}
+
+mn_wait_holder() {
+	local ip=$1 secs=$2 n
+	for ((n = 0; n < secs * 20; n++)); do
+		if [ "$(mn_holder "$ip")" != - ]; then
+			mn_holder "$ip"
+			return 0
+		fi
+		sleep 0.05
+	done
+	return 1
+}
+
+# Milliseconds since the epoch: the sampler's clock too.
+mn_now() { date +%s%3N; }
+
+# Whether the sampler saw some node hold IP at or after MS.
+mn_taken_after() { [ -n "$(mn_held_after "$1" "$2")" ]; }
+
+# The first sampler line at or after MS where some node holds IP.
+mn_held_after() {
+	awk -v ip="$1" -v after="$2" \
+		'$2 == ip && $1 >= after && $3 != "-" {print; exit}' \
+		"$T_TMP/sampler.log"
+}
