@@ -17,6 +17,7 @@ check_sender(enum peer p, uint8_t type, const char **why)
 	case MSG_CLAIM:
 	case MSG_RELEASE:
 	case MSG_RELEASE_ALL:
+	case MSG_VOUCH:
 		if (p == PEER_CLAIMER)
 			return 0;
 		*why = "only the claimer may send it";

@@ -3,6 +3,13 @@
  * truth: addresses are added and removed one by one as messages
  * arrive, and the chain is rebuilt from the list once per batch of
  * messages, after which the replies of that batch go out.
+ *
+ * An address is held only while the claimer vouches for it (VOUCH
+ * says for how long) and while the interface is up with carrier;
+ * either lapsing withdraws every address at once.  The kernel keeps
+ * each address only for a lifetime shorter than the TTL, renewed at
+ * every VOUCH, so that a frozen or killed netagent stops answering
+ * for its addresses on its own.
  */
 #include "netagent.h"
 
@@ -18,8 +25,10 @@
 #include "common/log.h"
 #include "common/msg.h"
 #include "common/util.h"
+#include "announce.h"
 #include "check.h"
 #include "ipt.h"
+#include "link.h"
 #include "nl.h"
 #include "outbox.h"
 
@@ -33,9 +42,17 @@ struct netagent {
 	int fds[2]; /* by enum peer; -1 once closed */
 	int lock_fd;
 	struct kiwi_iface nl;
+	struct kiwi_link link;
+	struct announcer an;
 	struct kiwi_ipset *held;
 	size_t nheld, held_cap;
 	struct outbox out;
+	bool usable; /* what the claimer was last told with LINK */
+	bool vouched; /* vouch_until is in force */
+	int64_t vouch_until; /* ms, CLOCK_MONOTONIC */
+	bool renew; /* the lifetimes are to be renewed this batch */
+	struct kiwi_addr *lapsed; /* whose renewal failed */
+	size_t nlapsed, lapsed_cap;
 	bool dirty; /* the chain differs from held */
 	bool failed; /* the last commit failed */
 	bool done;
@@ -89,6 +106,8 @@ reply_queue(
 {
 	char buf[KIWI_ADDRSTRLEN];
 
+	if (na->fds[PEER_CLAIMER] < 0)
+		return;
 	if (outbox_push(&na->out, type, a, error) < 0)
 		log_warnx("out of memory; the claimer gets no reply for %s",
 		    a ? fmt(a, buf) : msg_type_name(type));
@@ -105,6 +124,47 @@ refuse(const struct kiwi_ipset *s, int error, const char *why)
 }
 
 /*
+ * Whether a claim may be held now.  A refusal here is expected (the
+ * lapse was logged when it happened), so it is only a debug line.
+ */
+static int
+check_state(struct netagent *na, const struct kiwi_ipset *s)
+{
+	char buf[KIWI_ADDRSTRLEN];
+	const char *why;
+	int rc;
+
+	if (!na->usable) {
+		why = "the interface is down or has no carrier";
+		rc = -ENETDOWN;
+	} else if (!na->vouched || now_ms() >= na->vouch_until) {
+		why = "the claimer does not vouch for its claims";
+		rc = -ETIMEDOUT;
+	} else {
+		return 0;
+	}
+	log_debug("refusing CLAIM for %s (%s): %s", fmt(&s->addr, buf),
+	    s->service, why);
+	return rc;
+}
+
+/*
+ * The lifetime the kernel gives an address: what is left of the vouch,
+ * in whole seconds, at least 1 and always under the TTL, so that the
+ * kernel drops it before the lease could pass to another node.
+ */
+static uint32_t
+lifetime(const struct netagent *na)
+{
+	int64_t left = na->vouch_until - now_ms();
+	uint32_t s = left > 0 ? (uint32_t)(left / 1000) : 0;
+
+	if (s > na->cfg->ttl - 1)
+		s = na->cfg->ttl - 1;
+	return s < 1 ? 1 : s;
+}
+
+/*
  * Remove one held address from the interface and forget it.  A failure
  * is logged and the address forgotten anyway: the sweep at the next
  * start removes what carries kiwi's label.
@@ -116,6 +176,7 @@ withdraw(struct netagent *na, size_t i)
 	int rc;
 
 	fmt(&na->held[i].addr, buf);
+	announce_cancel(&na->an, &na->held[i].addr);
 	if ((rc = iface_remove(&na->nl, &na->held[i].addr)) < 0)
 		log_warnc(rc,
 		    "cannot remove %s from %s; it stays until the next start",
@@ -130,13 +191,35 @@ withdraw_all(struct netagent *na)
 {
 	while (na->nheld > 0)
 		withdraw(na, na->nheld - 1);
+	announce_clear(&na->an);
+}
+
+/* Withdraw everything, telling the claimer each is not held. */
+static void
+withdraw_all_answer(struct netagent *na, int error)
+{
+	while (na->nheld > 0) {
+		reply_queue(
+		    na, MSG_RESULT, &na->held[na->nheld - 1].addr, error);
+		withdraw(na, na->nheld - 1);
+	}
+	announce_clear(&na->an);
+}
+
+static void
+announce(struct netagent *na, const struct kiwi_addr *a)
+{
+	char buf[KIWI_ADDRSTRLEN];
+
+	if (announce_add(&na->an, a, now_ms()) < 0)
+		log_warnx("out of memory: %s is not announced, ignoring",
+		    fmt(a, buf));
 }
 
 /*
  * Put s's address on the interface; 0, or the error for the reply.
- * XXX No gratuitous ARP is sent, so neighbours keep the old node's MAC
- * until their cache expires, and an address or rule removed by someone
- * else is only noticed at the next CLAIM for it: nothing watches.
+ * XXX An address or rule removed by someone else is only noticed at
+ * the next CLAIM or VOUCH for it: nothing watches the addresses.
  */
 static int
 claim_addr(struct netagent *na, const struct kiwi_ipset *s, ssize_t idx)
@@ -145,7 +228,7 @@ claim_addr(struct netagent *na, const struct kiwi_ipset *s, ssize_t idx)
 	int rc;
 
 	fmt(&s->addr, buf);
-	rc = iface_claim(&na->nl, &s->addr);
+	rc = iface_claim(&na->nl, &s->addr, lifetime(na));
 	if (rc == -EEXIST) {
 		refuse(s, rc,
 		    "the address is configured on the interface without kiwi's "
@@ -162,8 +245,10 @@ claim_addr(struct netagent *na, const struct kiwi_ipset *s, ssize_t idx)
 		log_info(
 		    "added %s to %s for %s", buf, na->cfg->ifname, s->service);
 	else if (idx < 0)
-		log_info("adopted %s on %s, which carries label %s", buf,
-		    na->cfg->ifname, na->cfg->label);
+		log_info("adopted %s on %s, which is marked as kiwi's", buf,
+		    na->cfg->ifname);
+	if (rc == IFACE_ADDED || idx < 0)
+		announce(na, &s->addr);
 	return 0;
 }
 
@@ -213,6 +298,8 @@ on_claim(struct netagent *na, const struct kiwi_msg *m)
 	if ((rc = check_ipset(na->cfg, &s, &why)) < 0 ||
 	    (idx < 0 && (rc = check_cap(na->cfg, na->nheld, &why)) < 0))
 		refuse(&s, rc, why);
+	else if ((rc = check_state(na, &s)) < 0)
+		;
 	else if ((rc = claim_addr(na, &s, idx)) == 0 &&
 	    (rc = hold(na, &s, idx)) < 0) {
 		log_warnx("out of memory holding %s; removing it", s.service);
@@ -253,6 +340,135 @@ on_release_all(struct netagent *na, const struct kiwi_msg *m)
 	withdraw_all(na);
 	reply_queue(na, MSG_RELEASE_ALL_DONE, NULL, 0);
 	return 0;
+}
+
+/*
+ * The claimer vouches for every claim so far for ms from now; never
+ * for longer than the TTL, whatever it says.
+ */
+static int
+on_vouch(struct netagent *na, const struct kiwi_msg *m)
+{
+	uint32_t ms;
+
+	if (msg_decode_u32(m->body, m->len, &ms) < 0)
+		return -EBADMSG;
+	if (ms > na->cfg->ttl * 1000)
+		ms = na->cfg->ttl * 1000;
+	if (!na->vouched)
+		log_info("the claimer vouches for its claims for %u ms", ms);
+	else
+		log_debug("the claimer vouches for its claims for %u ms", ms);
+	na->vouch_until = now_ms() + ms;
+	na->vouched = true;
+	na->renew = na->nheld > 0;
+	return 0;
+}
+
+/* The vouch ran out: what is held may be another node's by now. */
+static void
+vouch_check(struct netagent *na)
+{
+	if (!na->vouched || now_ms() < na->vouch_until)
+		return;
+	na->vouched = false;
+	if (na->nheld == 0) {
+		log_info("the claimer's vouch ran out; refusing claims until "
+		         "it vouches again");
+		return;
+	}
+	log_warnx("the claimer did not renew its vouch in time; withdrawing "
+	          "all %zu addresses, since their leases may have passed to "
+	          "another node",
+	    na->nheld);
+	withdraw_all_answer(na, -ETIMEDOUT);
+}
+
+static void
+renew_failed(void *arg, size_t i, int error)
+{
+	struct netagent *na = arg;
+	char buf[KIWI_ADDRSTRLEN];
+
+	log_warnc(error,
+	    "cannot renew the lifetime of %s on %s; withdrawing "
+	    "it",
+	    fmt(&na->held[i].addr, buf), na->cfg->ifname);
+	if (grow((void **)&na->lapsed, &na->lapsed_cap, na->nlapsed + 1,
+	        sizeof(*na->lapsed)) == 0)
+		na->lapsed[na->nlapsed++] = na->held[i].addr;
+}
+
+/* Give every held address a new lifetime, in one pipelined batch. */
+static void
+renew(struct netagent *na)
+{
+	ssize_t idx;
+	size_t i;
+	int rc;
+
+	if (!na->renew)
+		return;
+	na->renew = false;
+	na->nlapsed = 0;
+	rc = iface_refresh(
+	    &na->nl, na->held, na->nheld, lifetime(na), renew_failed, na);
+	if (rc < 0)
+		log_warnc(rc,
+		    "cannot renew the lifetimes of the addresses on "
+		    "%s; the kernel drops them within %u s unless "
+		    "the next VOUCH renews them",
+		    na->cfg->ifname, na->cfg->ttl - 1);
+	for (i = 0; i < na->nlapsed; i++) {
+		if ((idx = held_find(na, &na->lapsed[i])) < 0)
+			continue;
+		reply_queue(na, MSG_RESULT, &na->lapsed[i], -EADDRNOTAVAIL);
+		withdraw(na, (size_t)idx);
+	}
+}
+
+/*
+ * After each change of the interface.  Losing it (down, no carrier,
+ * deleted, or made again under another index, which took kiwi's
+ * addresses along) withdraws everything, so that another node can
+ * take the addresses at once.
+ */
+static void
+link_changed(void *arg, const struct kiwi_link *l, int old_ifindex, bool was_up)
+{
+	struct netagent *na = arg;
+	bool usable = link_usable(l);
+
+	(void)was_up;
+	na->nl.ifindex = l->ifindex;
+	if (na->usable && (!usable || l->ifindex != old_ifindex)) {
+		log_warnx("%s %s; withdrawing all %zu addresses so that "
+		          "another node can take them",
+		    l->ifname,
+		    l->ifindex == 0 ? "is gone"
+		        : !usable   ? "is down or has no carrier"
+		                    : "was made again",
+		    na->nheld);
+		withdraw_all_answer(na, -ENETDOWN);
+		na->usable = false;
+		reply_queue(na, MSG_LINK, NULL, 0);
+	}
+	if (usable && !na->usable) {
+		log_info(
+		    "%s is up with carrier (index %d)", l->ifname, l->ifindex);
+		na->usable = true;
+		reply_queue(na, MSG_LINK, NULL, 1);
+	}
+}
+
+static void
+link_check(struct netagent *na)
+{
+	int rc;
+
+	if ((rc = link_read(&na->link)) < 0)
+		log_warnc(rc, "cannot follow the state of %s, ignoring",
+		    na->cfg->ifname);
 }
 
 static int
@@ -312,6 +528,8 @@ dispatch(struct netagent *na, enum peer p, const struct kiwi_msg *m)
 		return on_release(na, m);
 	case MSG_RELEASE_ALL:
 		return on_release_all(na, m);
+	case MSG_VOUCH:
+		return on_vouch(na, m);
 	case MSG_SHUTDOWN:
 		return on_shutdown(na, m);
 	}
@@ -408,6 +626,7 @@ flush(struct netagent *na)
 	size_t i, n;
 	int rc;
 
+	renew(na);
 	rc = commit(na);
 	r = outbox_batch(&na->out, &n);
 	for (i = 0; i < n && rc < 0; i++) {
@@ -426,9 +645,34 @@ flush(struct netagent *na)
 }
 
 static void
+soonest(int *timeout, int64_t ms)
+{
+	if (ms < 0)
+		ms = 0;
+	if (*timeout < 0 || ms < *timeout)
+		*timeout = (int)ms;
+}
+
+/* How long poll may wait: the next retry, announcement or deadline. */
+static int
+timeout(struct netagent *na, int announce_ms)
+{
+	int t = -1;
+
+	if (na->dirty)
+		soonest(&t, RETRY_MS);
+	if (announce_ms >= 0)
+		soonest(&t, announce_ms);
+	if (na->vouched)
+		soonest(&t, na->vouch_until - now_ms());
+	return t;
+}
+
+static void
 loop(struct netagent *na)
 {
-	struct pollfd pfd[2];
+	struct pollfd pfd[3];
+	int next = -1;
 
 	while (!na->done) {
 		pfd[PEER_SUP].fd = na->fds[PEER_SUP];
@@ -436,17 +680,23 @@ loop(struct netagent *na)
 		pfd[PEER_CLAIMER].fd = na->fds[PEER_CLAIMER];
 		pfd[PEER_CLAIMER].events = (backlogged(na) ? 0 : POLLIN) |
 		    (outbox_sendable(&na->out) ? POLLOUT : 0);
-		if (poll(pfd, 2, na->dirty ? RETRY_MS : -1) < 0) {
+		pfd[2].fd = link_fd(&na->link);
+		pfd[2].events = POLLIN;
+		if (poll(pfd, 3, timeout(na, next)) < 0) {
 			if (errno == EINTR)
 				continue;
 			log_warn("poll failed; shutting down");
 			return;
 		}
+		/* Lapses first: what waits in the sockets comes later. */
+		link_check(na);
+		vouch_check(na);
 		drain(na, PEER_SUP);
 		drain(na, PEER_CLAIMER);
 		/* Losing the claimer while answering dirties the chain. */
 		while (!na->done && flush(na) == 0 && na->dirty)
 			;
+		next = announce_run(&na->an, &na->link, now_ms());
 	}
 }
 
@@ -456,7 +706,7 @@ setup(struct netagent *na)
 {
 	int rc;
 
-	if (iface_sweep(&na->nl) < 0)
+	if (na->nl.ifindex > 0 && iface_sweep(&na->nl) < 0)
 		log_warnx("some leftover addresses on %s remain, ignoring",
 		    na->cfg->ifname);
 	if ((rc = ipt_teardown(na->lock_fd)) < 0) {
@@ -496,6 +746,29 @@ teardown(struct netagent *na)
 	return 0;
 }
 
+/* The netlink sockets and the announcer's raw sockets. */
+static int
+open_all(struct netagent *na)
+{
+	const char *ifname = na->cfg->ifname;
+	int rc;
+
+	if ((rc = iface_open(&na->nl, ifname, na->cfg->label)) < 0 ||
+	    (rc = link_open(&na->link, ifname)) < 0) {
+		log_warnc(rc, "cannot use interface %s", ifname);
+		return rc;
+	}
+	if ((na->nl.ifindex = na->link.ifindex) == 0)
+		log_warnx("%s does not exist; no address is held until it "
+		          "appears",
+		    ifname);
+	else if (!link_usable(&na->link))
+		log_warnx("%s is down or has no carrier; no address is held "
+		          "until it is up",
+		    ifname);
+	return announce_open(&na->an);
+}
+
 static void
 netagent_free(struct netagent *na)
 {
@@ -504,7 +777,10 @@ netagent_free(struct netagent *na)
 	for (i = 0; i < na->nheld; i++)
 		ipset_free(&na->held[i]);
 	free(na->held);
+	free(na->lapsed);
 	outbox_free(&na->out);
+	announce_close(&na->an);
+	link_close(&na->link);
 	iface_close(&na->nl);
 	free(na);
 }
@@ -523,6 +799,7 @@ netagent_main(
 		return 1;
 	}
 	na->cfg = cfg;
+	na->an.arp_fd = na->an.na_fd = -1;
 	na->fds[PEER_SUP] = sup_fd;
 	na->fds[PEER_CLAIMER] = claimer_fd;
 	if ((rc = set_nonblock(claimer_fd)) < 0) {
@@ -532,14 +809,17 @@ netagent_main(
 	if (own_lock && (lock_fd = ipt_lock_open()) < 0)
 		goto fail;
 	na->lock_fd = lock_fd;
-	if ((rc = iface_open(&na->nl, cfg->ifname, cfg->label)) < 0) {
-		log_warnc(rc, "cannot use interface %s", cfg->ifname);
-		goto fail;
-	}
-	if (setup(na) < 0)
+	if (open_all(na) < 0 || setup(na) < 0)
 		goto fail;
 	log_info("ready on %s, %zu address ranges, at most %u addresses",
 	    cfg->ifname, cfg->ncidrs, cfg->max_addresses);
+	/* Claims wait for LINK 1 and a VOUCH. */
+	na->usable = link_usable(&na->link);
+	na->link.changed = link_changed;
+	na->link.arg = na;
+	reply_queue(na, MSG_LINK, NULL, na->usable);
+	outbox_release(&na->out);
+	answer(na);
 	loop(na);
 	status = teardown(na) < 0 ? 1 : 0;
 fail:

@@ -2,16 +2,37 @@
 
 #include <errno.h>
 #include <net/if.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
+#include <linux/if_addr.h>
+#include <linux/rtnetlink.h>
+#include <netlink/msg.h>
 #include <netlink/netlink.h>
-#include <netlink/cache.h>
-#include <netlink/route/addr.h>
 
 #include "common/log.h"
 
-static int
+/* Requests in flight at once while refreshing lifetimes. */
+#define REFRESH_WINDOW 64
+#define DUMP_TRIES 5
+
+/* One address as a dump shows it. */
+struct iface_addr {
+	struct kiwi_addr addr;
+	unsigned int prefixlen;
+	char label[IFNAMSIZ];
+	uint8_t proto;
+};
+
+struct addr_list {
+	int ifindex;
+	struct iface_addr *a;
+	size_t n, cap;
+	int err;
+};
+
+int
 iface_errno(int nle)
 {
 	switch (nle < 0 ? -nle : nle) {
@@ -51,12 +72,6 @@ iface_open(struct kiwi_iface *n, const char *ifname, const char *label)
 	memset(n, 0, sizeof(*n));
 	n->ifname = ifname;
 	n->label = label;
-	/*
-	 * XXX The index is resolved once: if the interface is deleted
-	 * and made again, the netagent must be restarted.
-	 */
-	if ((n->ifindex = (int)if_nametoindex(ifname)) == 0)
-		return -errno;
 	if ((n->sk = nl_socket_alloc()) == NULL)
 		return -ENOMEM;
 	if ((rc = nl_connect(n->sk, NETLINK_ROUTE)) < 0) {
@@ -76,136 +91,281 @@ iface_close(struct kiwi_iface *n)
 	n->sk = NULL;
 }
 
-/* A libnl address object for a/32 on kiwi's interface, labelled. */
-static int
-addr_build(const struct kiwi_iface *n, const struct kiwi_addr *a,
-    struct rtnl_addr **out)
+static unsigned int
+host_prefix(const struct kiwi_addr *a)
 {
-	struct rtnl_addr *ra = NULL;
-	struct nl_addr *local = NULL;
-	int rc = -ENOMEM;
-
-	if (a->family != AF_INET)
-		return -EAFNOSUPPORT;
-	if ((ra = rtnl_addr_alloc()) == NULL ||
-	    (local = nl_addr_build(AF_INET, &a->u.v4, 4)) == NULL)
-		goto fail;
-	nl_addr_set_prefixlen(local, 32);
-	rtnl_addr_set_ifindex(ra, n->ifindex);
-	rtnl_addr_set_family(ra, AF_INET);
-	rtnl_addr_set_scope(ra, RT_SCOPE_UNIVERSE);
-	if ((rc = iface_errno(rtnl_addr_set_local(ra, local))) < 0 ||
-	    (rc = iface_errno(rtnl_addr_set_label(ra, n->label))) < 0)
-		goto fail;
-	nl_addr_put(local);
-	*out = ra;
-	return 0;
-fail:
-	nl_addr_put(local);
-	rtnl_addr_put(ra);
-	return rc;
-}
-
-/* Whether cache object o is an IPv4 address on kiwi's interface. */
-static int
-addr_on_if(const struct kiwi_iface *n, struct rtnl_addr *o)
-{
-	return rtnl_addr_get_ifindex(o) == n->ifindex &&
-	    rtnl_addr_get_family(o) == AF_INET;
-}
-
-static int
-addr_is_kiwis(const struct kiwi_iface *n, struct rtnl_addr *o)
-{
-	const char *l = rtnl_addr_get_label(o);
-
-	return l != NULL && strcmp(l, n->label) == 0;
+	return a->family == AF_INET6 ? 128 : 32;
 }
 
 /*
- * XXX Only the same address with the same prefix on this interface is
- * "exists" to the kernel: the address configured elsewhere on the node,
- * or here with another prefix, is not noticed, and kiwi adds its /32
- * beside it (and later removes only that).
+ * RTM_NEWADDR or RTM_DELADDR for kiwi's a.  A deletion of an IPv4
+ * address names kiwi's label, so that the kernel itself refuses to
+ * remove an address that is not kiwi's.
+ */
+static struct nl_msg *
+addr_msg(const struct kiwi_iface *n, int type, int flags,
+    const struct kiwi_addr *a, uint32_t lft)
+{
+	struct ifaddrmsg ifa = { 0 };
+	struct ifa_cacheinfo ci = { 0 };
+	size_t len = addr_len(a);
+	struct nl_msg *m;
+
+	ifa.ifa_family = (uint8_t)a->family;
+	ifa.ifa_prefixlen = (uint8_t)host_prefix(a);
+	ifa.ifa_scope = RT_SCOPE_UNIVERSE;
+	ifa.ifa_index = (uint32_t)n->ifindex;
+	ci.ifa_prefered = ci.ifa_valid = lft;
+	if ((m = nlmsg_alloc_simple(type, flags)) == NULL)
+		return NULL;
+	if (nlmsg_append(m, &ifa, sizeof(ifa), NLMSG_ALIGNTO) < 0 ||
+	    nla_put(m, IFA_LOCAL, (int)len, a->u.bytes) < 0 ||
+	    nla_put(m, IFA_ADDRESS, (int)len, a->u.bytes) < 0 ||
+	    (a->family == AF_INET &&
+	        nla_put_string(m, IFA_LABEL, n->label) < 0) ||
+	    (type == RTM_NEWADDR &&
+	        (nla_put_u32(m, IFA_FLAGS,
+	             a->family == AF_INET6 ? IFA_F_NODAD : 0) < 0 ||
+	            nla_put(m, IFA_CACHEINFO, sizeof(ci), &ci) < 0 ||
+	            nla_put_u8(m, IFA_PROTO, KIWI_IFA_PROTO) < 0))) {
+		nlmsg_free(m);
+		return NULL;
+	}
+	return m;
+}
+
+/* Send one request and wait for its answer. */
+static int
+addr_request(struct kiwi_iface *n, int type, int flags,
+    const struct kiwi_addr *a, uint32_t lft)
+{
+	struct nl_msg *m;
+
+	if (n->ifindex <= 0)
+		return -ENODEV;
+	if ((m = addr_msg(n, type, flags, a, lft)) == NULL)
+		return -ENOMEM;
+	return iface_errno(nl_send_sync(n->sk, m));
+}
+
+/* The kernel's own view, attribute by attribute. */
+static int
+addr_parse_nl(struct nl_msg *msg, struct iface_addr *ia, int *ifindex)
+{
+	struct nlmsghdr *h = nlmsg_hdr(msg);
+	struct nlattr *tb[IFA_MAX + 1], *where;
+	struct ifaddrmsg *ifa = nlmsg_data(h);
+
+	if (h->nlmsg_type != RTM_NEWADDR ||
+	    nlmsg_parse(h, sizeof(*ifa), tb, IFA_MAX, NULL) < 0)
+		return -EINVAL;
+	memset(ia, 0, sizeof(*ia));
+	ia->addr.family = ifa->ifa_family;
+	ia->prefixlen = ifa->ifa_prefixlen;
+	*ifindex = (int)ifa->ifa_index;
+	where = tb[IFA_LOCAL] ? tb[IFA_LOCAL] : tb[IFA_ADDRESS];
+	if (where == NULL || addr_len(&ia->addr) == 0 ||
+	    nla_len(where) != (int)addr_len(&ia->addr))
+		return -EINVAL;
+	memcpy(ia->addr.u.bytes, nla_data(where), addr_len(&ia->addr));
+	if (tb[IFA_LABEL])
+		nla_strlcpy(ia->label, tb[IFA_LABEL], sizeof(ia->label));
+	if (tb[IFA_PROTO])
+		ia->proto = nla_get_u8(tb[IFA_PROTO]);
+	return 0;
+}
+
+static int
+list_add(struct nl_msg *msg, void *arg)
+{
+	struct addr_list *l = arg;
+	struct iface_addr ia;
+	int ifindex;
+	void *p;
+
+	if (addr_parse_nl(msg, &ia, &ifindex) < 0 || ifindex != l->ifindex)
+		return NL_OK;
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 64;
+		if ((p = reallocarray(l->a, l->cap, sizeof(*l->a))) == NULL) {
+			l->err = -ENOMEM;
+			return NL_STOP;
+		}
+		l->a = p;
+	}
+	l->a[l->n++] = ia;
+	return NL_OK;
+}
+
+static int
+list_dump(struct kiwi_iface *n, struct addr_list *l)
+{
+	struct ifaddrmsg ifa = { 0 };
+	struct nl_cb *cb;
+	int rc;
+
+	ifa.ifa_family = AF_UNSPEC;
+	if ((cb = nl_cb_alloc(NL_CB_DEFAULT)) == NULL)
+		return -ENOMEM;
+	nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, list_add, l);
+	rc = nl_send_simple(n->sk, RTM_GETADDR, NLM_F_DUMP, &ifa, sizeof(ifa));
+	if (rc >= 0)
+		rc = nl_recvmsgs(n->sk, cb);
+	nl_cb_put(cb);
+	return l->err < 0 ? l->err : iface_errno(rc);
+}
+
+/* Every address on kiwi's interface, retried if changes cut the dump. */
+static int
+addr_list(struct kiwi_iface *n, struct addr_list *l)
+{
+	int i, rc = -EAGAIN;
+
+	for (i = 0; i < DUMP_TRIES && rc == -EAGAIN; i++) {
+		free(l->a);
+		memset(l, 0, sizeof(*l));
+		l->ifindex = n->ifindex;
+		rc = list_dump(n, l);
+	}
+	return rc;
+}
+
+static bool
+addr_is_kiwis(const struct kiwi_iface *n, const struct iface_addr *ia)
+{
+	if (ia->prefixlen != host_prefix(&ia->addr))
+		return false;
+	if (ia->addr.family == AF_INET)
+		return strcmp(ia->label, n->label) == 0;
+	return ia->proto == KIWI_IFA_PROTO;
+}
+
+/*
+ * XXX Only the same address on this interface is "exists" to the
+ * kernel: the address configured elsewhere on the node is not noticed,
+ * and kiwi adds its own beside it (and later removes only that).
  *
- * After "exists": IFACE_PRESENT when the address on the interface carries
- * kiwi's label, -EEXIST when it does not.
+ * After "exists": IFACE_PRESENT when the address on the interface is
+ * kiwi's, -EEXIST when it is not.
  */
 static int
 addr_owner(struct kiwi_iface *n, const struct kiwi_addr *a)
 {
-	struct nl_cache *cache = NULL;
-	struct nl_object *o;
-	struct nl_addr *local;
+	struct addr_list l = { 0 };
+	size_t i;
 	int rc;
 
-	if ((rc = iface_errno(rtnl_addr_alloc_cache(n->sk, &cache))) < 0)
-		return rc;
+	if ((rc = addr_list(n, &l)) < 0)
+		goto out;
 	rc = -EEXIST;
-	for (o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
-		struct rtnl_addr *ra = (struct rtnl_addr *)o;
-
-		if (!addr_on_if(n, ra) ||
-		    (local = rtnl_addr_get_local(ra)) == NULL ||
-		    nl_addr_get_len(local) != 4 ||
-		    memcmp(nl_addr_get_binary_addr(local), &a->u.v4, 4) != 0)
+	for (i = 0; i < l.n; i++) {
+		if (!addr_equal(&l.a[i].addr, a))
 			continue;
-		if (nl_addr_get_prefixlen(local) == 32 && addr_is_kiwis(n, ra))
+		if (addr_is_kiwis(n, &l.a[i]))
 			rc = IFACE_PRESENT;
 		break;
 	}
-	nl_cache_free(cache);
+out:
+	free(l.a);
 	return rc;
 }
 
 int
-iface_claim(struct kiwi_iface *n, const struct kiwi_addr *a)
+iface_claim(struct kiwi_iface *n, const struct kiwi_addr *a, uint32_t lft)
 {
-	struct rtnl_addr *ra;
 	int rc;
 
-	if ((rc = addr_build(n, a, &ra)) < 0)
+	rc = addr_request(n, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, a, lft);
+	if (rc != -EEXIST)
+		return rc < 0 ? rc : IFACE_ADDED;
+	if ((rc = addr_owner(n, a)) != IFACE_PRESENT)
 		return rc;
-	rc = iface_errno(rtnl_addr_add(n->sk, ra, NLM_F_EXCL));
-	rtnl_addr_put(ra);
-	if (rc == -EEXIST)
-		return addr_owner(n, a);
-	return rc < 0 ? rc : IFACE_ADDED;
+	rc = addr_request(n, RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE, a, lft);
+	return rc < 0 ? rc : IFACE_PRESENT;
+}
+
+/* Send the requests for sets[from, to) without waiting. */
+static int
+refresh_send(struct kiwi_iface *n, const struct kiwi_ipset *sets, size_t from,
+    size_t to, uint32_t lft)
+{
+	struct nl_msg *m;
+	size_t i;
+	int rc;
+
+	for (i = from; i < to; i++) {
+		m = addr_msg(n, RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE,
+		    &sets[i].addr, lft);
+		if (m == NULL)
+			return -ENOMEM;
+		rc = nl_send_auto(n->sk, m);
+		nlmsg_free(m);
+		if (rc < 0)
+			return iface_errno(rc);
+	}
+	return 0;
+}
+
+/*
+ * The kernel answers each request with its own message, in order, so
+ * one wait per request pairs them up.
+ */
+int
+iface_refresh(struct kiwi_iface *n, const struct kiwi_ipset *sets, size_t nsets,
+    uint32_t lft, void (*fail)(void *, size_t, int), void *arg)
+{
+	size_t from, to, i;
+	int rc;
+
+	if (n->ifindex <= 0 && nsets > 0)
+		return -ENODEV;
+	for (from = 0; from < nsets; from = to) {
+		to = from + REFRESH_WINDOW < nsets ? from + REFRESH_WINDOW
+		                                   : nsets;
+		if ((rc = refresh_send(n, sets, from, to, lft)) < 0)
+			return rc;
+		for (i = from; i < to; i++) {
+			rc = iface_errno(nl_wait_for_ack(n->sk));
+			if (rc == -ENOMEM || rc == -EIO)
+				return rc;
+			if (rc < 0)
+				fail(arg, i, rc);
+		}
+	}
+	return 0;
 }
 
 int
 iface_remove(struct kiwi_iface *n, const struct kiwi_addr *a)
 {
-	struct rtnl_addr *ra;
 	int rc;
 
-	if ((rc = addr_build(n, a, &ra)) < 0)
-		return rc;
-	rc = iface_errno(rtnl_addr_delete(n->sk, ra, 0));
-	rtnl_addr_put(ra);
-	return rc == -EADDRNOTAVAIL ? 0 : rc;
+	if (n->ifindex <= 0)
+		return 0; /* the interface went, and its addresses with it */
+	rc = addr_request(n, RTM_DELADDR, 0, a, 0);
+	if (rc == -EADDRNOTAVAIL || rc == -ENODEV)
+		return 0;
+	return rc;
 }
 
 int
 iface_sweep(struct kiwi_iface *n)
 {
-	struct nl_cache *cache = NULL;
-	struct nl_object *o;
-	char buf[64];
+	struct addr_list l = { 0 };
+	char buf[KIWI_ADDRSTRLEN];
+	size_t i;
 	int rc, err = 0;
 
-	if ((rc = iface_errno(rtnl_addr_alloc_cache(n->sk, &cache))) < 0) {
+	if ((rc = addr_list(n, &l)) < 0) {
 		log_warnc(rc, "cannot list addresses to sweep %s", n->ifname);
+		free(l.a);
 		return rc;
 	}
-	for (o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
-		struct rtnl_addr *ra = (struct rtnl_addr *)o;
-
-		if (!addr_on_if(n, ra) || !addr_is_kiwis(n, ra))
+	for (i = 0; i < l.n; i++) {
+		if (!addr_is_kiwis(n, &l.a[i]))
 			continue;
-		nl_addr2str(rtnl_addr_get_local(ra), buf, sizeof(buf));
-		rc = iface_errno(rtnl_addr_delete(n->sk, ra, 0));
-		if (rc < 0 && rc != -EADDRNOTAVAIL) {
+		addr_fmt(&l.a[i].addr, buf, sizeof(buf));
+		if ((rc = iface_remove(n, &l.a[i].addr)) < 0) {
 			log_warnc(rc, "cannot remove leftover %s from %s", buf,
 			    n->ifname);
 			err = rc;
@@ -213,6 +373,6 @@ iface_sweep(struct kiwi_iface *n)
 		}
 		log_info("removed leftover %s from %s", buf, n->ifname);
 	}
-	nl_cache_free(cache);
+	free(l.a);
 	return err;
 }

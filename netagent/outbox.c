@@ -76,6 +76,8 @@ reply_send(int fd, const struct reply *r)
 {
 	if (r->type == MSG_RESULT)
 		return msg_send_result(fd, &r->addr, r->error);
+	if (r->type == MSG_LINK)
+		return msg_send_u32(fd, MSG_LINK, (uint32_t)r->error);
 	return msg_send(fd, r->type, NULL, 0);
 }
 

@@ -15,9 +15,9 @@
 #include "common/addr.h"
 
 struct reply {
-	uint8_t type; /* MSG_RESULT or MSG_RELEASE_ALL_DONE */
+	uint8_t type; /* MSG_RESULT, MSG_RELEASE_ALL_DONE or MSG_LINK */
 	struct kiwi_addr addr;
-	int error;
+	int error; /* for MSG_LINK: the value */
 };
 
 struct outbox {

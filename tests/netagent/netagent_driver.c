@@ -36,6 +36,8 @@
 #define RANGE "10.50.0.0/16"
 #define MARK 0x2a
 #define MAX_ADDRESSES 3
+/* Long enough that no test outlives a vouch unless it means to. */
+#define TTL 30
 /* Made by netagent_ns.sh before the driver starts. */
 #define UNRELATED_RULE "-A PREROUTING -p tcp -m tcp --dport 22 -j ACCEPT"
 
@@ -125,14 +127,17 @@ count(const char *text, const char *needle)
 	return n;
 }
 
-/* "inet A/32 scope global <if>:kube" appears in ip -o addr. */
+/*
+ * "inet A/32 scope global dynamic <if>:kube" appears in ip -o addr:
+ * "dynamic" is the finite lifetime.
+ */
 static int
 kiwi_addr_shown(const char *a)
 {
 	char needle[128];
 
-	snprintf(needle, sizeof(needle), "inet %s/32 scope global %s:kube", a,
-	    ifname);
+	snprintf(needle, sizeof(needle),
+	    "inet %s/32 scope global dynamic %s:kube", a, ifname);
 	return strstr(addrs(), needle) != NULL;
 }
 
@@ -218,6 +223,7 @@ child(int sup, int claimer, int lock_fd)
 	cfg.ncidrs = 1;
 	cfg.mark = MARK;
 	cfg.max_addresses = MAX_ADDRESSES;
+	cfg.ttl = TTL;
 	cfg.verbose = 1;
 	log_init("netagent", 1);
 	if (priv_resolve_user("nobody", true, &u) < 0)
@@ -255,11 +261,23 @@ agent_fork(bool by_path)
 	ag.claimer = c[0];
 }
 
+static void expect_link(int up);
+static void vouch(uint32_t ms);
+
+/* Up, told the claimer the link is usable, and vouched for. */
+static void
+agent_ready(void)
+{
+	EVENTUALLY(chain_ready());
+	expect_link(1);
+	vouch(TTL * 1000);
+}
+
 static void
 agent_start(void)
 {
 	agent_fork(false);
-	EVENTUALLY(chain_ready());
+	agent_ready();
 }
 
 /* Wait for the child to exit; its status. */
@@ -387,6 +405,24 @@ release(const char *s)
 	assert_int_equal(msg_send_addr(ag.claimer, MSG_RELEASE, &a), 0);
 }
 
+static void
+vouch(uint32_t ms)
+{
+	assert_int_equal(msg_send_u32(ag.claimer, MSG_VOUCH, ms), 0);
+}
+
+/* The next message is LINK with this value. */
+static void
+expect_link(int up)
+{
+	struct kiwi_msg m;
+	uint32_t v;
+
+	expect_msg(ag.claimer, MSG_LINK, &m);
+	assert_int_equal(msg_decode_u32(m.body, m.len, &v), 0);
+	assert_int_equal(v, up);
+}
+
 /* The netagent closes its end of the claimer's channel. */
 static void
 expect_claimer_closed(void)
@@ -418,7 +454,10 @@ static void
 test_sweep(void **state)
 {
 	(void)state;
-	sh("ip addr add 10.50.7.7/32 dev %s label %s:kube", ifname, ifname);
+	/* As a killed netagent leaves it, lifetimes and all. */
+	sh("ip addr add 10.50.7.7/32 dev %s label %s:kube valid_lft 100"
+	   " preferred_lft 100",
+	    ifname, ifname);
 	sh("iptables-legacy -w -t mangle -N KUBE-PUBLIC");
 	sh("iptables-legacy -w -t mangle -A KUBE-PUBLIC -d 10.50.7.7/32"
 	   " -p tcp -m tcp --dport 80 -j MARK --set-mark 1");
@@ -731,7 +770,7 @@ test_lock_by_path(void **state)
 	(void)state;
 	assert_int_equal(chmod(lock_path, 0666), 0);
 	agent_fork(true);
-	EVENTUALLY(chain_ready());
+	agent_ready();
 	claim_behind_lock();
 	agent_stop();
 	assert_int_equal(chmod(lock_path, 0600), 0);

@@ -53,6 +53,8 @@ test_sender(void **state)
 	assert_int_equal(check_sender(PEER_CLAIMER, MSG_CLAIM, &why), 0);
 	assert_int_equal(check_sender(PEER_CLAIMER, MSG_RELEASE, &why), 0);
 	assert_int_equal(check_sender(PEER_CLAIMER, MSG_RELEASE_ALL, &why), 0);
+	assert_int_equal(check_sender(PEER_CLAIMER, MSG_VOUCH, &why), 0);
+	assert_int_equal(check_sender(PEER_SUP, MSG_VOUCH, &why), -EPERM);
 	assert_int_equal(check_sender(PEER_SUP, MSG_SHUTDOWN, &why), 0);
 	assert_int_equal(check_sender(PEER_SUP, MSG_CLAIM, &why), -EPERM);
 	assert_non_null(why);
@@ -62,7 +64,7 @@ test_sender(void **state)
 	/* Nothing the netagent sends or the watcher speaks comes in. */
 	for (t = 0; t <= 255; t++) {
 		if (t == MSG_CLAIM || t == MSG_RELEASE ||
-		    t == MSG_RELEASE_ALL || t == MSG_SHUTDOWN)
+		    t == MSG_RELEASE_ALL || t == MSG_VOUCH || t == MSG_SHUTDOWN)
 			continue;
 		assert_int_equal(
 		    check_sender(PEER_CLAIMER, (uint8_t)t, &why), -EPERM);
