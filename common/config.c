@@ -423,13 +423,36 @@ apply_line(struct kiwi_config *c, char *line)
 }
 
 int
-config_load_file(struct kiwi_config *c, const char *path, bool missing_ok)
+config_load_stream(struct kiwi_config *c, FILE *f, const char *name)
 {
 	char *line = NULL;
 	size_t cap = 0;
 	unsigned int lineno = 0;
+	ssize_t n;
 	int rc = 0;
+
+	while (rc == 0 && (n = getline(&line, &cap, f)) > 0) {
+		lineno++;
+		snprintf(where, sizeof(where), "%s:%u", name, lineno);
+		if (memchr(line, '\0', (size_t)n) != NULL) {
+			opt_error("a NUL byte in the line");
+			rc = -EINVAL;
+		} else
+			rc = apply_line(c, line);
+	}
+	if (rc == 0 && ferror(f)) {
+		fprintf(stderr, "kiwi: %s: read error\n", name);
+		rc = -EINVAL;
+	}
+	free(line);
+	return rc;
+}
+
+int
+config_load_file(struct kiwi_config *c, const char *path, bool missing_ok)
+{
 	FILE *f;
+	int rc;
 
 	if ((f = fopen(path, "re")) == NULL) {
 		if (errno == ENOENT && missing_ok)
@@ -437,16 +460,7 @@ config_load_file(struct kiwi_config *c, const char *path, bool missing_ok)
 		fprintf(stderr, "kiwi: %s: %s\n", path, strerror(errno));
 		return -EINVAL;
 	}
-	while (rc == 0 && getline(&line, &cap, f) > 0) {
-		lineno++;
-		snprintf(where, sizeof(where), "%s:%u", path, lineno);
-		rc = apply_line(c, line);
-	}
-	if (rc == 0 && ferror(f)) {
-		fprintf(stderr, "kiwi: %s: read error\n", path);
-		rc = -EINVAL;
-	}
-	free(line);
+	rc = config_load_stream(c, f, path);
 	fclose(f);
 	return rc;
 }

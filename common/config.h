@@ -76,6 +76,8 @@ int config_parse(struct kiwi_config *c, int argc, char **argv);
  * says whether a missing file is fine.
  */
 int config_load_file(struct kiwi_config *c, const char *path, bool missing_ok);
+/* The same from an open stream; name is what errors call it. */
+int config_load_stream(struct kiwi_config *c, FILE *f, const char *name);
 /* The effective configuration, in the configuration file's syntax. */
 void config_print(const struct kiwi_config *c, FILE *f);
 void config_usage(FILE *f);
