@@ -14,6 +14,8 @@
 #   kube_fixture_start [NETNS] [ARGS...]
 #                             start the Kubernetes API fixture on loopback;
 #                             sets KUBE_URL, KUBE_PORT and KUBE_PID
+#   tls_make_certs DIR        a throwaway CA, a server certificate for
+#                             127.0.0.1 and a client certificate, in DIR
 
 set -eu
 
@@ -115,10 +117,14 @@ etcd_get() {
 # fixture (tests/fixture/kube_api.py) on a free loopback port, in NETNS
 # if given (pass "" for none), stopped at exit.  Sets KUBE_URL, KUBE_PORT
 # and KUBE_PID.  Extra arguments go to the fixture, e.g. --seed FILE,
-# --bookmark-interval 1, --token T.
+# --bookmark-interval 1, --token T, --tls-cert PEM --tls-key PEM (then
+# KUBE_URL is https://), --client-ca PEM.
 kube_fixture_start() {
-	local ns=${1:-} exec=() log
+	local ns=${1:-} exec=() log scheme=http a
 	[ $# -gt 0 ] && shift
+	for a in "$@"; do
+		[ "$a" = --tls-cert ] && scheme=https
+	done
 	[ -n "$ns" ] && exec=(ip netns exec "$ns")
 	KUBE_PORT=$(free_port)
 	log="$T_TMP/kube-api-$KUBE_PORT.log"
@@ -126,9 +132,30 @@ kube_fixture_start() {
 		--listen "127.0.0.1:$KUBE_PORT" "$@" >"$log" 2>&1 &
 	KUBE_PID=$!
 	on_exit "kill $KUBE_PID; wait $KUBE_PID"
-	KUBE_URL="http://127.0.0.1:$KUBE_PORT"
+	KUBE_URL="$scheme://127.0.0.1:$KUBE_PORT"
 	if ! wait_for 20 grep -qx ready "$log"; then
 		cat "$log" >&2
 		fail "the Kubernetes API fixture did not start"
 	fi
+}
+
+# tls_make_certs DIR: ca.pem, server.pem/server.key (for 127.0.0.1 and
+# localhost) and client.pem/client.key (CN kiwi-test), made fresh for
+# this test and removed with it.
+tls_make_certs() {
+	local d=$1
+	mkdir -p "$d"
+	openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=kiwi-test-ca \
+		-keyout "$d/ca.key" -out "$d/ca.pem" 2>/dev/null
+	openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 \
+		-keyout "$d/server.key" -out "$d/server.csr" 2>/dev/null
+	printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$d/server.ext"
+	openssl x509 -req -in "$d/server.csr" -CA "$d/ca.pem" \
+		-CAkey "$d/ca.key" -CAcreateserial -days 1 \
+		-extfile "$d/server.ext" -out "$d/server.pem" 2>/dev/null
+	openssl req -newkey rsa:2048 -nodes -subj /CN=kiwi-test \
+		-keyout "$d/client.key" -out "$d/client.csr" 2>/dev/null
+	openssl x509 -req -in "$d/client.csr" -CA "$d/ca.pem" \
+		-CAkey "$d/ca.key" -CAcreateserial -days 1 \
+		-out "$d/client.pem" 2>/dev/null
 }

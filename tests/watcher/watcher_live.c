@@ -1,8 +1,6 @@
 /*
- * The watcher against the Kubernetes API fixture: a child runs
- * watcher_main, this process plays supervisor and claimer, and drives
- * the fixture through its control API.  KUBE_URL names the fixture,
- * which watcher_live.sh starts with one seeded Service and bookmarks.
+ * The watcher against the Kubernetes API fixture (see wlive.h), which
+ * watcher_live.sh starts with one seeded Service and bookmarks.
  */
 #include <curl/curl.h>
 #include <errno.h>
@@ -29,260 +27,8 @@
 #include "common/util.h"
 #include "watcher/watcher.h"
 #include "watcher/watcher_int.h"
+#include "wlive.h"
 #include "wtest.h"
-
-#define PAGE 2
-#define WAIT_MS 5000
-
-static const char *kube_url;
-static pid_t child = -1;
-static int sup_fd = -1, claimer_fd = -1;
-static char last_rv[64]; /* of the last write made through the fixture */
-
-struct buf {
-	char data[1 << 20];
-	size_t len;
-};
-
-static size_t
-buf_write(char *p, size_t size, size_t n, void *arg)
-{
-	struct buf *b = arg;
-	size_t len = size * n;
-
-	if (len > sizeof(b->data) - 1 - b->len)
-		return 0;
-	memcpy(b->data + b->len, p, len);
-	b->len += len;
-	b->data[b->len] = '\0';
-	return len;
-}
-
-/* One control request to the fixture; its JSON answer. */
-static json_t *
-fx(const char *method, const char *path, const char *body)
-{
-	static struct buf b;
-	char url[1024];
-	long status = 0;
-	json_t *j;
-	CURL *e;
-
-	b.len = 0;
-	snprintf(url, sizeof(url), "%s%s", kube_url, path);
-	assert_non_null(e = curl_easy_init());
-	curl_easy_setopt(e, CURLOPT_URL, url);
-	curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
-	if (body != NULL)
-		curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
-	else if (strcmp(method, "POST") == 0)
-		curl_easy_setopt(e, CURLOPT_POSTFIELDS, "");
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, buf_write);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, &b);
-	assert_int_equal(curl_easy_perform(e), CURLE_OK);
-	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
-	curl_easy_cleanup(e);
-	if (status < 200 || status > 299)
-		fail_msg("%s %s: HTTP %ld: %s", method, path, status, b.data);
-	assert_non_null(j = json_loads(b.data, 0, NULL));
-	return j;
-}
-
-/* A write through the fixture; remember the resourceVersion it made. */
-static void
-fx_write(const char *method, const char *ns, const char *name, const char *body)
-{
-	char path[256];
-	json_t *j;
-
-	snprintf(path, sizeof(path), "/fixture/services/%s/%s", ns, name);
-	j = fx(method, path, body);
-	snprintf(last_rv, sizeof(last_rv), "%s",
-	    json_string_value(json_object_get(
-	        json_object_get(j, "metadata"), "resourceVersion")));
-	json_decref(j);
-}
-
-static void
-put_svc(const char *ns, const char *name, const char *spec)
-{
-	char body[4096];
-
-	snprintf(body, sizeof(body), "{\"spec\":%s}", spec);
-	fx_write("PUT", ns, name, body);
-}
-
-static void
-del_svc(const char *ns, const char *name)
-{
-	fx_write("DELETE", ns, name, NULL);
-}
-
-static void
-fx_post(const char *path)
-{
-	json_decref(fx("POST", path, NULL));
-}
-
-/* The next message from the watcher, within ms; fails otherwise. */
-static int
-next_msg(struct kiwi_msg *m, int ms)
-{
-	struct pollfd p = { .fd = claimer_fd, .events = POLLIN };
-	int rc;
-
-	if (poll(&p, 1, ms) == 0)
-		return 0;
-	rc = msg_recv(claimer_fd, m);
-	assert_int_equal(rc, 1);
-	return 1;
-}
-
-static void
-expect_type(uint8_t type, struct kiwi_msg *m)
-{
-	if (!next_msg(m, WAIT_MS))
-		fail_msg("no %s from the watcher", msg_type_name(type));
-	if (m->type != type)
-		fail_msg("got %s, wanted %s", msg_type_name(m->type),
-		    msg_type_name(type));
-}
-
-static void
-expect_quiet(int ms)
-{
-	struct kiwi_msg m;
-
-	if (next_msg(&m, ms))
-		fail_msg("unexpected %s", msg_type_name(m.type));
-}
-
-/* A DESIRE for ip; the caller frees s. */
-static void
-expect_desire(const char *ip, struct kiwi_ipset *s)
-{
-	static struct kiwi_msg m;
-	char buf[KIWI_ADDRSTRLEN];
-
-	expect_type(MSG_DESIRE, &m);
-	assert_int_equal(msg_decode_ipset(m.body, m.len, s), 0);
-	assert_string_equal(addr_fmt(&s->addr, buf, sizeof(buf)), ip);
-}
-
-static void
-expect_undesire(const char *ip)
-{
-	static struct kiwi_msg m;
-	char buf[KIWI_ADDRSTRLEN];
-	struct kiwi_addr a;
-
-	expect_type(MSG_UNDESIRE, &m);
-	assert_int_equal(msg_decode_addr(m.body, m.len, &a), 0);
-	assert_string_equal(addr_fmt(&a, buf, sizeof(buf)), ip);
-}
-
-/* The API requests the fixture saw: lists, and watches from rv. */
-struct seen {
-	int lists;
-	int continues;
-	int watches;
-	char watch_rv[64];
-	char limit[16];
-};
-
-static void
-requests(struct seen *s)
-{
-	json_t *all = fx("GET", "/fixture/requests", NULL), *r, *q;
-	const char *rv;
-	size_t i;
-
-	memset(s, 0, sizeof(*s));
-	json_array_foreach(all, i, r)
-	{
-		q = json_object_get(r, "query");
-		if (json_object_get(q, "watch") == NULL) {
-			s->lists++;
-			s->continues += json_object_get(q, "continue") != NULL;
-			snprintf(s->limit, sizeof(s->limit), "%s",
-			    json_string_value(json_object_get(q, "limit")));
-			continue;
-		}
-		s->watches++;
-		rv = json_string_value(json_object_get(q, "resourceVersion"));
-		snprintf(s->watch_rv, sizeof(s->watch_rv), "%s", rv);
-	}
-	json_decref(all);
-}
-
-/* Wait until the watcher has opened a watch since the last clear. */
-static void
-wait_watch(struct seen *s)
-{
-	int64_t end = now_ms() + WAIT_MS;
-
-	do {
-		requests(s);
-		if (s->watches > 0)
-			return;
-		usleep(50000);
-	} while (now_ms() < end);
-	fail_msg("the watcher did not watch again");
-}
-
-static void
-run_child(int sfd, int cfd)
-{
-	struct kiwi_config cfg;
-
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	config_defaults(&cfg);
-	snprintf(cfg.kube_endpoint, sizeof(cfg.kube_endpoint), "%s", kube_url);
-	if (cidr_parse("192.0.2.0/24", &cfg.cidrs[0]) < 0)
-		_exit(2);
-	cfg.ncidrs = 1;
-	log_init("watcher", 1);
-	watcher_set_page_limit(PAGE);
-	_exit(watcher_main(&cfg, sfd, cfd));
-}
-
-static int
-setup(void **state)
-{
-	int sp[2], cp[2];
-
-	(void)state;
-	log_init("test", 1);
-	if ((kube_url = getenv("KUBE_URL")) == NULL)
-		return -1;
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sp) < 0 ||
-	    socketpair(AF_UNIX, SOCK_SEQPACKET, 0, cp) < 0)
-		return -1;
-	if ((child = fork()) < 0)
-		return -1;
-	if (child == 0) {
-		close(sp[0]);
-		close(cp[0]);
-		run_child(sp[1], cp[1]);
-	}
-	close(sp[1]);
-	close(cp[1]);
-	sup_fd = sp[0];
-	claimer_fd = cp[0];
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	(void)state;
-	if (child > 0) {
-		kill(child, SIGKILL);
-		waitpid(child, NULL, 0);
-	}
-	return 0;
-}
 
 static void
 test_initial_list(void **state)
@@ -361,7 +107,7 @@ test_drop_rewatches(void **state)
 	fx_post("/fixture/drop-watches");
 	wait_watch(&seen);
 	assert_int_equal(seen.lists, 0);
-	assert_string_equal(seen.watch_rv, last_rv);
+	assert_string_equal(seen.watch_rv, wlive_last_rv);
 	expect_quiet(200);
 
 	/* And the new watch works. */
@@ -384,7 +130,7 @@ test_bookmark_advances(void **state)
 	snprintf(bumped, sizeof(bumped), "%s",
 	    json_string_value(json_object_get(j, "resourceVersion")));
 	json_decref(j);
-	assert_string_not_equal(bumped, last_rv);
+	assert_string_not_equal(bumped, wlive_last_rv);
 	/* The fixture sends a bookmark every 0.5 s. */
 	usleep(1500000);
 	fx_post("/fixture/requests/clear");
@@ -402,7 +148,7 @@ unseen_changes(void)
 	int i;
 	char name[32], spec[256];
 
-	assert_int_equal(kill(child, SIGSTOP), 0);
+	assert_int_equal(kill(wlive_child, SIGSTOP), 0);
 	fx_post("/fixture/drop-watches");
 	fx_post("/fixture/compact");
 	fx_post("/fixture/requests/clear");
@@ -415,7 +161,7 @@ unseen_changes(void)
 		    100 + i);
 		put_svc("batch", name, spec);
 	}
-	assert_int_equal(kill(child, SIGCONT), 0);
+	assert_int_equal(kill(wlive_child, SIGCONT), 0);
 }
 
 static void
@@ -461,11 +207,11 @@ test_shutdown(void **state)
 	pid_t r;
 
 	(void)state;
-	assert_int_equal(msg_send(sup_fd, MSG_SHUTDOWN, NULL, 0), 0);
-	while ((r = waitpid(child, &st, WNOHANG)) == 0 && now_ms() < end)
+	assert_int_equal(msg_send(wlive_sup_fd, MSG_SHUTDOWN, NULL, 0), 0);
+	while ((r = waitpid(wlive_child, &st, WNOHANG)) == 0 && now_ms() < end)
 		usleep(10000);
-	assert_int_equal(r, child);
-	child = -1;
+	assert_int_equal(r, wlive_child);
+	wlive_child = -1;
 	assert_true(WIFEXITED(st));
 	assert_int_equal(WEXITSTATUS(st), 0);
 }
@@ -484,5 +230,5 @@ main(void)
 	};
 
 	signal(SIGPIPE, SIG_IGN);
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, wlive_setup, wlive_teardown);
 }
