@@ -147,6 +147,9 @@ run_worker(int idx, const struct kiwi_config *cfg, const struct kiwi_user *u,
 		priv_drop(u, false);
 		return claimer_main(cfg, ch->sup_c[1], ch->w_c[1], ch->c_n[0]);
 	case W_WATCHER:
+		/* Credentials may be root's only: read them before the drop. */
+		if (watcher_prepare(cfg) < 0)
+			return 1;
 		priv_drop(u, false);
 		return watcher_main(cfg, ch->sup_w[1], ch->w_c[0]);
 	}
