@@ -2,8 +2,9 @@
 # Install what kiwi needs to build, test and demo on Debian 12.
 set -eu
 pkgs="build-essential cmake pkg-config clang-format curl python3
-libcurl4-openssl-dev libjansson-dev libnl-3-dev libnl-route-3-dev
+libcurl4-openssl-dev libjansson-dev libyaml-dev libnl-3-dev libnl-route-3-dev
 libip4tc-dev libip6tc-dev libxtables-dev libcap-ng-dev libcmocka-dev libssl-dev
+openssl
 etcd-server etcd-client iptables iproute2 procps libcap-ng-utils man-db python3-yaml iputils-ping
 dpkg-dev debhelper lintian"
 missing=""
