@@ -449,9 +449,9 @@ link_changed(void *arg, const struct kiwi_link *l, int old_ifindex, bool was_up)
 		        : !usable   ? "is down or has no carrier"
 		                    : "was made again",
 		    na->nheld);
-		withdraw_all_answer(na, -ENETDOWN);
 		na->usable = false;
 		reply_queue(na, MSG_LINK, NULL, 0);
+		withdraw_all_answer(na, -ENETDOWN);
 	}
 	if (usable && !na->usable) {
 		log_info(

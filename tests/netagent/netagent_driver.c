@@ -17,6 +17,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <net/ethernet.h>
+#include <net/if.h>
+#include <netpacket/packet.h>
+#include <signal.h>
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -42,6 +47,7 @@
 #define UNRELATED_RULE "-A PREROUTING -p tcp -m tcp --dport 22 -j ACCEPT"
 
 static const char *ifname;
+static const char *peername; /* the other end of the veth pair */
 static char lock_path[] = "/tmp/kiwi-xtables-lock.XXXXXX";
 
 struct agent {
@@ -139,6 +145,24 @@ kiwi_addr_shown(const char *a)
 	snprintf(needle, sizeof(needle),
 	    "inet %s/32 scope global dynamic %s:kube", a, ifname);
 	return strstr(addrs(), needle) != NULL;
+}
+
+/*
+ * The valid lifetime ip(8) shows for address a, in seconds: -1 for
+ * "forever", -2 when the address is not there.
+ */
+static int
+valid_lft(const char *a)
+{
+	char needle[128];
+	const char *p;
+
+	snprintf(needle, sizeof(needle), " %s/", a);
+	if ((p = strstr(addrs(), needle)) == NULL ||
+	    (p = strstr(p, "valid_lft ")) == NULL)
+		return -2;
+	p += strlen("valid_lft ");
+	return strncmp(p, "forever", 7) == 0 ? -1 : atoi(p);
 }
 
 static int
@@ -421,6 +445,34 @@ expect_link(int up)
 	expect_msg(ag.claimer, MSG_LINK, &m);
 	assert_int_equal(msg_decode_u32(m.body, m.len, &v), 0);
 	assert_int_equal(v, up);
+}
+
+/*
+ * The next n messages are RESULTs with this error, for the n addresses
+ * of want, in any order.
+ */
+static void
+expect_results(const char *const *want, size_t n, int error)
+{
+	struct kiwi_addr a, w;
+	struct kiwi_msg m;
+	bool seen[8] = { false };
+	size_t i, j;
+	int err;
+
+	assert_true(n <= KIWI_ARRAY_SIZE(seen));
+	for (i = 0; i < n; i++) {
+		expect_msg(ag.claimer, MSG_RESULT, &m);
+		assert_int_equal(msg_decode_result(m.body, m.len, &a, &err), 0);
+		assert_int_equal(err, error);
+		for (j = 0; j < n; j++) {
+			assert_int_equal(addr_parse(want[j], &w), 0);
+			if (addr_equal(&a, &w) && !seen[j])
+				break;
+		}
+		assert_true(j < n);
+		seen[j] = true;
+	}
 }
 
 /* The netagent closes its end of the claimer's channel. */
@@ -937,6 +989,312 @@ test_malformed_version(void **state)
 	malformed(buf, sizeof(buf));
 }
 
+static const char *const both[] = { "10.50.0.1", "10.50.0.2" };
+static const char *const api_only[] = { "10.50.0.2" };
+
+/* Forked and told the link is up, but not vouched for. */
+static void
+agent_unvouched(void)
+{
+	agent_fork(false);
+	EVENTUALLY(chain_ready());
+	expect_link(1);
+}
+
+/* Without a new VOUCH in time, everything is withdrawn by itself. */
+static void
+test_vouch_expiry(void **state)
+{
+	int64_t t0;
+
+	(void)state;
+	agent_start();
+	assert_int_equal(claim(&web), 0);
+	assert_int_equal(claim(&api), 0);
+	t0 = now_ms();
+	vouch(1500);
+	expect_results(both, 2, -ETIMEDOUT);
+	assert_true(now_ms() - t0 >= 1400);
+	assert_false(addr_shown("10.50.0.1"));
+	assert_false(addr_shown("10.50.0.2"));
+	assert_int_equal(count(mangle(), "-A KUBE-PUBLIC"), 0);
+	assert_true(chain_ready());
+
+	/* Refused until the claimer vouches again. */
+	assert_int_equal(claim(&web), -ETIMEDOUT);
+	assert_false(addr_shown("10.50.0.1"));
+	vouch(TTL * 1000);
+	assert_int_equal(claim(&web), 0);
+	assert_true(kiwi_addr_shown("10.50.0.1"));
+	agent_stop();
+}
+
+static void
+test_claim_unvouched(void **state)
+{
+	(void)state;
+	agent_unvouched();
+	assert_int_equal(claim(&web), -ETIMEDOUT);
+	assert_false(addr_shown("10.50.0.1"));
+	assert_int_equal(rules_of("10.50.0.1"), 0);
+	/* A VOUCH of 0 ms vouches for nothing. */
+	vouch(0);
+	assert_int_equal(claim(&web), -ETIMEDOUT);
+	vouch(TTL * 1000);
+	assert_int_equal(claim(&web), 0);
+	agent_stop();
+}
+
+/* The kernel's lifetime follows the vouch, capped under the TTL. */
+static void
+test_lifetimes(void **state)
+{
+	int lft;
+
+	(void)state;
+	agent_unvouched();
+	vouch(5500);
+	assert_int_equal(claim(&api), 0);
+	lft = valid_lft("10.50.0.2");
+	assert_in_range(lft, 4, 5);
+	assert_non_null(strstr(addrs(), "preferred_lft 5sec"));
+
+	/* A VOUCH renews it, never beyond the TTL whatever it says. */
+	sleep(2);
+	assert_in_range(valid_lft("10.50.0.2"), 2, 3);
+	vouch(600 * 1000);
+	EVENTUALLY(valid_lft("10.50.0.2") >= TTL - 2);
+	assert_true(valid_lft("10.50.0.2") <= TTL - 1);
+	assert_true(kiwi_addr_shown("10.50.0.2"));
+	assert_int_equal(rules_of("10.50.0.2"), 1);
+	agent_stop();
+}
+
+/* Wait until the kernel drops a by itself; ms since t0. */
+static int64_t
+dropped_after(const char *a, int64_t t0, int64_t limit)
+{
+	while (addr_shown(a) && now_ms() - t0 < limit)
+		usleep(20 * 1000);
+	assert_false(addr_shown(a));
+	return now_ms() - t0;
+}
+
+/*
+ * A frozen netagent loses its address to the kernel within the
+ * lifetime (2 s here) and a second; woken, it knows its vouch lapsed.
+ */
+static void
+test_frozen(void **state)
+{
+	int64_t t0;
+
+	(void)state;
+	agent_unvouched();
+	vouch(2900);
+	t0 = now_ms();
+	assert_int_equal(claim(&api), 0);
+	assert_in_range(valid_lft("10.50.0.2"), 1, 2);
+	assert_int_equal(kill(ag.pid, SIGSTOP), 0);
+	assert_true(dropped_after("10.50.0.2", t0, 3000 + 300) >= 1800);
+	assert_int_equal(kill(ag.pid, SIGCONT), 0);
+	expect_results(api_only, 1, -ETIMEDOUT);
+	EVENTUALLY(rules_of("10.50.0.2") == 0);
+	agent_stop();
+}
+
+/*
+ * A killed netagent's address goes the same way; its rules stay until
+ * the next start sweeps them.
+ */
+static void
+test_killed(void **state)
+{
+	int64_t t0;
+
+	(void)state;
+	agent_unvouched();
+	vouch(2500);
+	t0 = now_ms();
+	assert_int_equal(claim(&api), 0);
+	assert_int_equal(kill(ag.pid, SIGKILL), 0);
+	waitpid(ag.pid, NULL, 0);
+	ag.pid = 0;
+	close(ag.sup);
+	close(ag.claimer);
+	assert_true(dropped_after("10.50.0.2", t0, 3000 + 300) >= 1800);
+	assert_int_equal(rules_of("10.50.0.2"), 1);
+	agent_start();
+	assert_int_equal(rules_of("10.50.0.2"), 0);
+	agent_stop();
+}
+
+/*
+ * down loses the link: LINK 0, every claim withdrawn with -ENETDOWN,
+ * new ones refused; up brings LINK 1 and claims work again.
+ */
+static void
+link_cycle(const char *down, const char *up)
+{
+	agent_start();
+	assert_int_equal(claim(&web), 0);
+	assert_int_equal(claim(&api), 0);
+	sh("%s", down);
+	expect_link(0);
+	expect_results(both, 2, -ENETDOWN);
+	assert_false(addr_shown("10.50.0.1"));
+	assert_false(addr_shown("10.50.0.2"));
+	assert_int_equal(count(mangle(), "-A KUBE-PUBLIC"), 0);
+	assert_int_equal(claim(&web), -ENETDOWN);
+	assert_false(addr_shown("10.50.0.1"));
+
+	sh("%s", up);
+	expect_link(1);
+	assert_int_equal(claim(&web), 0);
+	assert_true(kiwi_addr_shown("10.50.0.1"));
+	assert_int_equal(rules_of("10.50.0.1"), 3);
+	agent_stop();
+}
+
+static void
+test_link_down(void **state)
+{
+	char down[128], up[128];
+
+	(void)state;
+	snprintf(down, sizeof(down), "ip link set dev %s down", ifname);
+	snprintf(up, sizeof(up), "ip link set dev %s up", ifname);
+	link_cycle(down, up);
+}
+
+/* The peer going down takes the carrier. */
+static void
+test_carrier_loss(void **state)
+{
+	char down[128], up[128];
+
+	(void)state;
+	snprintf(down, sizeof(down), "ip link set dev %s down", peername);
+	snprintf(up, sizeof(up), "ip link set dev %s up", peername);
+	link_cycle(down, up);
+}
+
+/* Deleted and made again, under a new index. */
+static void
+test_link_recreate(void **state)
+{
+	char down[128], up[512];
+	unsigned int before = if_nametoindex(ifname);
+
+	(void)state;
+	snprintf(down, sizeof(down), "ip link del %s", ifname);
+	snprintf(up, sizeof(up),
+	    "ip link add %s type veth peer name %s && ip link set %s up &&"
+	    " ip link set %s up && ip addr add 10.99.0.1/24 dev %s",
+	    ifname, peername, ifname, peername, ifname);
+	link_cycle(down, up);
+	assert_int_not_equal(if_nametoindex(ifname), before);
+}
+
+/* A packet socket on the peer that sees every frame of proto. */
+static int
+capture_open(uint16_t proto)
+{
+	struct sockaddr_ll sll = { 0 };
+	int fd;
+
+	assert_true((fd = socket(AF_PACKET, SOCK_RAW, htons(proto))) >= 0);
+	sll.sll_family = AF_PACKET;
+	sll.sll_protocol = htons(proto);
+	sll.sll_ifindex = (int)if_nametoindex(peername);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sll, sizeof(sll)), 0);
+	return fd;
+}
+
+static void
+hwaddr(const char *dev, uint8_t mac[ETH_ALEN])
+{
+	const char *s = run("cat /sys/class/net/%s/address", dev);
+
+	assert_int_equal(sscanf(s, "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx", &mac[0],
+	                     &mac[1], &mac[2], &mac[3], &mac[4], &mac[5]),
+	    6);
+}
+
+/*
+ * The times (ms since t0) of the frames on fd within ms that match,
+ * at most max of them; how many.
+ */
+static int
+capture(int fd, int64_t t0, int ms, bool (*match)(const uint8_t *, size_t),
+    int64_t *at, int max)
+{
+	struct pollfd pfd = { fd, POLLIN, 0 };
+	uint8_t f[2048];
+	ssize_t len;
+	int n = 0;
+
+	while (n < max && now_ms() - t0 < ms) {
+		if (poll(&pfd, 1, (int)(ms - (now_ms() - t0))) <= 0)
+			continue;
+		if ((len = recv(fd, f, sizeof(f), 0)) > 0 &&
+		    match(f, (size_t)len))
+			at[n++] = now_ms() - t0;
+	}
+	return n;
+}
+
+static uint8_t want_mac[ETH_ALEN];
+static uint8_t want_ip[16];
+static const uint8_t bcast[ETH_ALEN] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+
+/* An Ethernet-broadcast ARP request, sender and target want_ip. */
+static bool
+is_garp(const uint8_t *f, size_t n)
+{
+	static const uint8_t arp[] = { 0x08, 0x06, 0, 1, 0x08, 0, 6, 4, 0, 1 };
+
+	return n >= 42 && memcmp(f, bcast, 6) == 0 &&
+	    memcmp(f + 6, want_mac, 6) == 0 &&
+	    memcmp(f + 12, arp, sizeof(arp)) == 0 &&
+	    memcmp(f + 22, want_mac, 6) == 0 &&
+	    memcmp(f + 28, want_ip, 4) == 0 && memcmp(f + 38, want_ip, 4) == 0;
+}
+
+/* Three announcements, spaced over about a second, and no more. */
+static void
+expect_announced(int fd, int64_t t0, bool (*match)(const uint8_t *, size_t))
+{
+	int64_t at[4];
+
+	assert_int_equal(capture(fd, t0, 2500, match, at, 4), 3);
+	assert_true(at[0] < 500);
+	assert_true(at[2] - at[0] >= 800);
+}
+
+static void
+test_garp(void **state)
+{
+	struct claim c = web;
+	int64_t at[1];
+	int fd;
+
+	(void)state;
+	agent_start();
+	hwaddr(ifname, want_mac);
+	assert_int_equal(inet_pton(AF_INET, api.addr, want_ip), 1);
+	fd = capture_open(ETH_P_ARP);
+	assert_int_equal(claim(&api), 0);
+	expect_announced(fd, now_ms(), is_garp);
+
+	/* A new claim for what is held changes rules, announces nothing. */
+	c.addr = api.addr;
+	assert_int_equal(claim(&c), 0);
+	assert_int_equal(capture(fd, now_ms(), 500, is_garp, at, 1), 0);
+	close(fd);
+	agent_stop();
+}
+
 int
 main(void)
 {
@@ -962,11 +1320,24 @@ main(void)
 		cmocka_unit_test_teardown(test_lock_by_path, teardown),
 		cmocka_unit_test_teardown(test_lock_unopenable, teardown),
 		cmocka_unit_test_teardown(test_lock_timeout, teardown),
+		cmocka_unit_test_teardown(test_vouch_expiry, teardown),
+		cmocka_unit_test_teardown(test_claim_unvouched, teardown),
+		cmocka_unit_test_teardown(test_lifetimes, teardown),
+		cmocka_unit_test_teardown(test_frozen, teardown),
+		cmocka_unit_test_teardown(test_killed, teardown),
+		cmocka_unit_test_teardown(test_link_down, teardown),
+		cmocka_unit_test_teardown(test_carrier_loss, teardown),
+		cmocka_unit_test_teardown(test_link_recreate, teardown),
+		cmocka_unit_test_teardown(test_garp, teardown),
 	};
 	int fd, rc;
 
-	if ((ifname = getenv("KIWI_TEST_IF")) == NULL) {
-		fprintf(stderr, "KIWI_TEST_IF names the interface to use\n");
+	ifname = getenv("KIWI_TEST_IF");
+	peername = getenv("KIWI_TEST_PEER");
+	if (ifname == NULL || peername == NULL) {
+		fprintf(stderr,
+		    "KIWI_TEST_IF and KIWI_TEST_PEER name the veth"
+		    " pair to use\n");
 		return 2;
 	}
 	/* Owned by root; the child gets it open, as from the supervisor. */

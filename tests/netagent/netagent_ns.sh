@@ -22,7 +22,7 @@ ip -n "$ns" addr add 10.99.0.1/24 dev kv0
 ip netns exec "$ns" iptables-legacy -w -t mangle -A PREROUTING \
 	-p tcp -m tcp --dport 22 -j ACCEPT
 
-ip netns exec "$ns" env KIWI_TEST_IF=kv0 "$driver" ||
+ip netns exec "$ns" env KIWI_TEST_IF=kv0 KIWI_TEST_PEER=kv1 "$driver" ||
 	fail "netagent driver failed"
 
 # Nothing of kiwi's is left, and what was not kiwi's is untouched.
