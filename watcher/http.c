@@ -88,6 +88,8 @@ set_blob(CURL *e, CURLoption opt, const struct secret *s)
 /*
  * The token travels in a header list made here rather than with
  * curl_slist_append, which would leave an unwiped copy behind.
+ * XXX libcurl still builds each request in a buffer of its own and
+ * frees it without clearing it; only our copies are wiped.
  */
 static CURLcode
 set_token(struct http *h)
