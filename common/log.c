@@ -60,7 +60,7 @@ log_verbose(void)
  * One write per line, so that lines from the four processes sharing
  * stderr never interleave mid-line.
  */
-static void
+static void __attribute__((format(printf, 2, 0)))
 log_emit(const char *level, const char *fmt, va_list ap, int err)
 {
 	char line[1024];
