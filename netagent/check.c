@@ -36,14 +36,13 @@ int
 check_addr(
     const struct kiwi_config *cfg, const struct kiwi_addr *a, const char **why)
 {
-	if (a->family != AF_INET) {
-		/* XXX IPv6 needs libip6tc rules and NODAD addresses. */
-		*why = "only IPv4 addresses are supported";
+	if (a->family != AF_INET && a->family != AF_INET6) {
+		*why = "address is neither IPv4 nor IPv6";
 		return -EAFNOSUPPORT;
 	}
 	if (!addr_is_announceable(a)) {
 		*why = "address is unspecified, loopback, multicast,"
-		       " link-local or broadcast";
+		       " link-local, broadcast or IPv4-mapped";
 		return -EADDRNOTAVAIL;
 	}
 	if (!cidr_list_contains(cfg->cidrs, cfg->ncidrs, a)) {

@@ -5,8 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <libiptc/libip6tc.h>
 #include <libiptc/libiptc.h>
 #include <linux/netfilter/xt_comment.h>
 #include <linux/netfilter/xt_mark.h>
@@ -15,6 +17,7 @@
 
 #include "common/config.h"
 #include "common/log.h"
+#include "common/util.h"
 
 #define IPT_TABLE "mangle"
 #define IPT_TRIES 5
@@ -24,9 +27,9 @@
 	(XT_ALIGN(sizeof(struct xt_entry_match)) + XT_ALIGN(sizeof(t)))
 #define TARGET_SIZE(t)                                                         \
 	(XT_ALIGN(sizeof(struct xt_entry_target)) + XT_ALIGN(sizeof(t)))
-/* The largest rule kiwi builds: sctp has the biggest match. */
+/* The largest rule kiwi builds: IPv6, and sctp's is the biggest match. */
 #define RULE_MAX                                                               \
-	(sizeof(struct ipt_entry) + MATCH_SIZE(struct xt_sctp_info) +          \
+	(sizeof(struct ip6t_entry) + MATCH_SIZE(struct xt_sctp_info) +         \
 	    MATCH_SIZE(struct xt_comment_info) +                               \
 	    TARGET_SIZE(struct xt_mark_tginfo2))
 
@@ -35,17 +38,119 @@ static const xt_chainlabel ipt_hook = "PREROUTING";
 static const xt_chainlabel ipt_chain = KIWI_CHAIN;
 
 union rule_buf {
-	struct ipt_entry e;
+	struct ipt_entry e4;
+	struct ip6t_entry e6;
 	uint8_t bytes[RULE_MAX];
 };
 
+/*
+ * libiptc and libip6tc, side by side.  The calls that take no entry
+ * have the same type in both; those that do are wrapped below.
+ */
+struct ipt_family {
+	int family;
+	const char *table; /* for logs */
+	size_t entry_size;
+	struct xtc_handle *(*init)(const char *);
+	void (*free)(struct xtc_handle *);
+	int (*commit)(struct xtc_handle *);
+	int (*is_chain)(const char *, struct xtc_handle *const);
+	int (*create_chain)(const xt_chainlabel, struct xtc_handle *);
+	int (*flush_entries)(const xt_chainlabel, struct xtc_handle *);
+	int (*delete_chain)(const xt_chainlabel, struct xtc_handle *);
+	int (*delete_num_entry)(
+	    const xt_chainlabel, unsigned int, struct xtc_handle *);
+	const void *(*first_rule)(const char *, struct xtc_handle *);
+	const void *(*next_rule)(const void *, struct xtc_handle *);
+	const char *(*get_target)(const void *, struct xtc_handle *);
+	int (*append)(
+	    const xt_chainlabel, const union rule_buf *, struct xtc_handle *);
+	int (*insert)(const xt_chainlabel, const union rule_buf *, unsigned int,
+	    struct xtc_handle *);
+};
+
 struct sync_arg {
+	const struct ipt_family *f;
 	uint32_t mark;
 	const struct kiwi_ipset *sets;
 	size_t n;
 };
 
-typedef int (*ipt_edit_fn)(struct xtc_handle *h, const void *arg);
+typedef int (*ipt_edit_fn)(
+    const struct ipt_family *f, struct xtc_handle *h, const void *arg);
+
+static const void *
+first4(const char *chain, struct xtc_handle *h)
+{
+	return iptc_first_rule(chain, h);
+}
+
+static const void *
+next4(const void *e, struct xtc_handle *h)
+{
+	return iptc_next_rule(e, h);
+}
+
+static const char *
+target4(const void *e, struct xtc_handle *h)
+{
+	return iptc_get_target(e, h);
+}
+
+static int
+append4(const xt_chainlabel c, const union rule_buf *b, struct xtc_handle *h)
+{
+	return iptc_append_entry(c, &b->e4, h);
+}
+
+static int
+insert4(const xt_chainlabel c, const union rule_buf *b, unsigned int n,
+    struct xtc_handle *h)
+{
+	return iptc_insert_entry(c, &b->e4, n, h);
+}
+
+static const void *
+first6(const char *chain, struct xtc_handle *h)
+{
+	return ip6tc_first_rule(chain, h);
+}
+
+static const void *
+next6(const void *e, struct xtc_handle *h)
+{
+	return ip6tc_next_rule(e, h);
+}
+
+static const char *
+target6(const void *e, struct xtc_handle *h)
+{
+	return ip6tc_get_target(e, h);
+}
+
+static int
+append6(const xt_chainlabel c, const union rule_buf *b, struct xtc_handle *h)
+{
+	return ip6tc_append_entry(c, &b->e6, h);
+}
+
+static int
+insert6(const xt_chainlabel c, const union rule_buf *b, unsigned int n,
+    struct xtc_handle *h)
+{
+	return ip6tc_insert_entry(c, &b->e6, n, h);
+}
+
+static const struct ipt_family ipt_families[] = {
+	{ AF_INET, "mangle", sizeof(struct ipt_entry), iptc_init, iptc_free,
+	    iptc_commit, iptc_is_chain, iptc_create_chain, iptc_flush_entries,
+	    iptc_delete_chain, iptc_delete_num_entry, first4, next4, target4,
+	    append4, insert4 },
+	{ AF_INET6, "ip6 mangle", sizeof(struct ip6t_entry), ip6tc_init,
+	    ip6tc_free, ip6tc_commit, ip6tc_is_chain, ip6tc_create_chain,
+	    ip6tc_flush_entries, ip6tc_delete_chain, ip6tc_delete_num_entry,
+	    first6, next6, target6, append6, insert6 },
+};
 
 int
 ipt_lock_open(void)
@@ -119,13 +224,53 @@ port_match_add(uint8_t **p, const struct kiwi_rule *r)
 	}
 }
 
+/* Where the matches go, and the two offsets that differ by family. */
+static uint8_t *
+entry_elems(const struct ipt_family *f, union rule_buf *b)
+{
+	return b->bytes + f->entry_size;
+}
+
+static void
+entry_offsets(const struct ipt_family *f, union rule_buf *b, uint8_t *target,
+    uint8_t *end)
+{
+	uint16_t t = (uint16_t)(target - b->bytes);
+	uint16_t n = (uint16_t)(end - b->bytes);
+
+	if (f->family == AF_INET6) {
+		b->e6.target_offset = t;
+		b->e6.next_offset = n;
+	} else {
+		b->e4.target_offset = t;
+		b->e4.next_offset = n;
+	}
+}
+
+/* -d addr/32 (or /128) -p proto */
+static void
+entry_dst(const struct ipt_family *f, union rule_buf *b,
+    const struct kiwi_addr *a, uint8_t proto)
+{
+	if (f->family == AF_INET6) {
+		b->e6.ipv6.dst = a->u.v6;
+		memset(&b->e6.ipv6.dmsk, 0xff, sizeof(b->e6.ipv6.dmsk));
+		b->e6.ipv6.proto = proto;
+		b->e6.ipv6.flags = IP6T_F_PROTO;
+	} else {
+		b->e4.ip.dst = a->u.v4;
+		b->e4.ip.dmsk.s_addr = 0xffffffff;
+		b->e4.ip.proto = proto;
+	}
+}
+
 /*
- * -d addr/32 -p proto -m proto --dport port -m comment --comment c
+ * -d addr -p proto -m proto --dport port -m comment --comment c
  * -j MARK --set-xmark mark/0xffffffff
  */
 static void
-rule_build(union rule_buf *b, const struct kiwi_addr *a,
-    const struct kiwi_rule *r, uint32_t mark)
+rule_build(const struct ipt_family *f, union rule_buf *b,
+    const struct kiwi_addr *a, const struct kiwi_rule *r, uint32_t mark)
 {
 	struct xt_comment_info *c;
 	struct xt_entry_target *t;
@@ -133,14 +278,11 @@ rule_build(union rule_buf *b, const struct kiwi_addr *a,
 	uint8_t *p;
 
 	memset(b, 0, sizeof(*b));
-	b->e.ip.dst = a->u.v4;
-	b->e.ip.dmsk.s_addr = 0xffffffff;
-	b->e.ip.proto = r->proto;
-	p = b->e.elems;
+	entry_dst(f, b, a, r->proto);
+	p = entry_elems(f, b);
 	port_match_add(&p, r);
 	c = match_add(&p, "comment", sizeof(*c));
 	memcpy(c->comment, r->comment, strnlen(r->comment, KIWI_NAME_LEN));
-	b->e.target_offset = (uint16_t)(p - b->bytes);
 
 	t = (struct xt_entry_target *)p;
 	t->u.user.target_size = TARGET_SIZE(struct xt_mark_tginfo2);
@@ -149,35 +291,34 @@ rule_build(union rule_buf *b, const struct kiwi_addr *a,
 	mk = (struct xt_mark_tginfo2 *)t->data;
 	mk->mark = mark;
 	mk->mask = 0xffffffff;
-	b->e.next_offset =
-	    (uint16_t)(b->e.target_offset + t->u.user.target_size);
+	entry_offsets(f, b, p, p + t->u.user.target_size);
 }
 
 /* -j KUBE-PUBLIC, matching everything. */
 static void
-jump_build(union rule_buf *b)
+jump_build(const struct ipt_family *f, union rule_buf *b)
 {
 	struct xt_standard_target *t;
+	uint8_t *p;
 
 	memset(b, 0, sizeof(*b));
-	b->e.target_offset = sizeof(b->e);
-	t = (struct xt_standard_target *)b->e.elems;
+	p = entry_elems(f, b);
+	t = (struct xt_standard_target *)p;
 	t->target.u.user.target_size = XT_ALIGN(sizeof(*t));
 	strncpy(t->target.u.user.name, KIWI_CHAIN,
 	    sizeof(t->target.u.user.name) - 1);
-	b->e.next_offset = b->e.target_offset + XT_ALIGN(sizeof(*t));
+	entry_offsets(f, b, p, p + XT_ALIGN(sizeof(*t)));
 }
 
 /* Position of the first jump to kiwi's chain in PREROUTING, or -1. */
 static int
-jump_find(struct xtc_handle *h)
+jump_find(const struct ipt_family *f, struct xtc_handle *h)
 {
-	const struct ipt_entry *e;
+	const void *e;
 	int i = 0;
 
-	for (e = iptc_first_rule(ipt_hook, h); e;
-	     e = iptc_next_rule(e, h), i++) {
-		const char *t = iptc_get_target(e, h);
+	for (e = f->first_rule(ipt_hook, h); e; e = f->next_rule(e, h), i++) {
+		const char *t = f->get_target(e, h);
 
 		if (t != NULL && strcmp(t, KIWI_CHAIN) == 0)
 			return i;
@@ -186,75 +327,78 @@ jump_find(struct xtc_handle *h)
 }
 
 static int
-jumps_remove(struct xtc_handle *h)
+jumps_remove(const struct ipt_family *f, struct xtc_handle *h)
 {
 	int i;
 
-	while ((i = jump_find(h)) >= 0)
-		if (!iptc_delete_num_entry(ipt_hook, (unsigned int)i, h))
+	while ((i = jump_find(f, h)) >= 0)
+		if (!f->delete_num_entry(ipt_hook, (unsigned int)i, h))
 			return -errno;
 	return 0;
 }
 
 static int
-set_append(struct xtc_handle *h, const struct kiwi_ipset *s, uint32_t mark)
+set_append(const struct ipt_family *f, struct xtc_handle *h,
+    const struct kiwi_ipset *s, uint32_t mark)
 {
 	union rule_buf b;
 	size_t i;
 
+	if (s->addr.family != f->family)
+		return 0;
 	for (i = 0; i < s->nrules; i++) {
-		rule_build(&b, &s->addr, &s->rules[i], mark);
-		if (!iptc_append_entry(ipt_chain, &b.e, h))
+		rule_build(f, &b, &s->addr, &s->rules[i], mark);
+		if (!f->append(ipt_chain, &b, h))
 			return -errno;
 	}
 	return 0;
 }
 
 static int
-edit_sync(struct xtc_handle *h, const void *arg)
+edit_sync(const struct ipt_family *f, struct xtc_handle *h, const void *arg)
 {
 	const struct sync_arg *sa = arg;
 	union rule_buf b;
 	size_t i;
 	int rc;
 
-	if (!iptc_is_chain(ipt_chain, h)) {
-		if (!iptc_create_chain(ipt_chain, h))
+	if (!f->is_chain(ipt_chain, h)) {
+		if (!f->create_chain(ipt_chain, h))
 			return -errno;
-	} else if (!iptc_flush_entries(ipt_chain, h))
+	} else if (!f->flush_entries(ipt_chain, h))
 		return -errno;
 	for (i = 0; i < sa->n; i++)
-		if ((rc = set_append(h, &sa->sets[i], sa->mark)) < 0)
+		if ((rc = set_append(f, h, &sa->sets[i], sa->mark)) < 0)
 			return rc;
 
 	/* First in PREROUTING, so that no earlier ACCEPT skips the mark. */
-	if ((rc = jumps_remove(h)) < 0)
+	if ((rc = jumps_remove(f, h)) < 0)
 		return rc;
-	jump_build(&b);
-	if (!iptc_insert_entry(ipt_hook, &b.e, 0, h))
+	jump_build(f, &b);
+	if (!f->insert(ipt_hook, &b, 0, h))
 		return -errno;
 	return 0;
 }
 
 static int
-edit_teardown(struct xtc_handle *h, const void *arg)
+edit_teardown(const struct ipt_family *f, struct xtc_handle *h, const void *arg)
 {
 	int rc;
 
 	(void)arg;
-	if ((rc = jumps_remove(h)) < 0)
+	if ((rc = jumps_remove(f, h)) < 0)
 		return rc;
-	if (!iptc_is_chain(ipt_chain, h))
+	if (!f->is_chain(ipt_chain, h))
 		return 0;
-	if (!iptc_flush_entries(ipt_chain, h) ||
-	    !iptc_delete_chain(ipt_chain, h))
+	if (!f->flush_entries(ipt_chain, h) || !f->delete_chain(ipt_chain, h))
 		return -errno;
 	return 1;
 }
 
 /* One locked read-edit-commit, retried while the table moves. */
 static int
-ipt_transact(int lock_fd, ipt_edit_fn edit, const void *arg)
+ipt_transact(
+    int lock_fd, const struct ipt_family *f, ipt_edit_fn edit, const void *arg)
 {
 	struct xtc_handle *h;
 	int i, rc = -EAGAIN;
@@ -262,32 +406,60 @@ ipt_transact(int lock_fd, ipt_edit_fn edit, const void *arg)
 	for (i = 0; i < IPT_TRIES && rc == -EAGAIN; i++) {
 		if ((rc = ipt_lock(lock_fd)) < 0)
 			break;
-		if ((h = iptc_init(IPT_TABLE)) == NULL) {
+		if ((h = f->init(IPT_TABLE)) == NULL) {
 			rc = -errno;
 		} else {
-			rc = edit(h, arg);
-			if (rc >= 0 && !iptc_commit(h))
+			rc = edit(f, h, arg);
+			if (rc >= 0 && !f->commit(h))
 				rc = -errno;
-			iptc_free(h);
+			f->free(h);
 		}
 		flock(lock_fd, LOCK_UN);
 		if (rc == -EAGAIN)
-			log_debug("mangle table changed during commit,"
-			          " retrying");
+			log_debug("%s table changed during commit, retrying",
+			    f->table);
 	}
 	return rc;
 }
 
 int
-ipt_sync(int lock_fd, uint32_t mark, const struct kiwi_ipset *sets, size_t n)
+ipt_sync(int lock_fd, int families, uint32_t mark,
+    const struct kiwi_ipset *sets, size_t n)
 {
-	struct sync_arg sa = { mark, sets, n };
+	struct sync_arg sa = { NULL, mark, sets, n };
+	size_t i;
+	int rc;
 
-	return ipt_transact(lock_fd, edit_sync, &sa);
+	for (i = 0; i < KIWI_ARRAY_SIZE(ipt_families); i++) {
+		sa.f = &ipt_families[i];
+		if (!(families & ipt_family_bit(sa.f->family)))
+			continue;
+		if ((rc = ipt_transact(lock_fd, sa.f, edit_sync, &sa)) < 0)
+			return rc;
+	}
+	return 0;
 }
 
 int
-ipt_teardown(int lock_fd)
+ipt_teardown(int lock_fd, int families)
 {
-	return ipt_transact(lock_fd, edit_teardown, NULL);
+	size_t i;
+	int rc, found = 0;
+
+	for (i = 0; i < KIWI_ARRAY_SIZE(ipt_families); i++) {
+		if (!(families & ipt_family_bit(ipt_families[i].family)))
+			continue;
+		rc = ipt_transact(
+		    lock_fd, &ipt_families[i], edit_teardown, NULL);
+		if (rc < 0)
+			return rc;
+		found |= rc;
+	}
+	return found;
+}
+
+int
+ipt_family_bit(int family)
+{
+	return family == AF_INET6 ? IPT_V6 : IPT_V4;
 }

@@ -53,7 +53,8 @@ struct netagent {
 	bool renew; /* the lifetimes are to be renewed this batch */
 	struct kiwi_addr *lapsed; /* whose renewal failed */
 	size_t nlapsed, lapsed_cap;
-	bool dirty; /* the chain differs from held */
+	int families; /* IPT_*: the tables that can be used */
+	int dirty; /* IPT_*: the tables whose chain differs from held */
 	bool failed; /* the last commit failed */
 	bool done;
 	struct kiwi_msg msg;
@@ -80,9 +81,9 @@ held_find(const struct netagent *na, const struct kiwi_addr *a)
 static void
 held_drop(struct netagent *na, size_t i)
 {
+	na->dirty |= ipt_family_bit(na->held[i].addr.family);
 	ipset_free(&na->held[i]);
 	na->held[i] = na->held[--na->nheld];
-	na->dirty = true;
 }
 
 static int
@@ -231,8 +232,8 @@ claim_addr(struct netagent *na, const struct kiwi_ipset *s, ssize_t idx)
 	rc = iface_claim(&na->nl, &s->addr, lifetime(na));
 	if (rc == -EEXIST) {
 		refuse(s, rc,
-		    "the address is configured on the interface without kiwi's "
-		    "label; leaving it alone");
+		    "the address is configured on the interface and is not "
+		    "kiwi's; leaving it alone");
 		if (idx >= 0)
 			held_drop(na, (size_t)idx);
 		return rc;
@@ -258,7 +259,7 @@ hold(struct netagent *na, struct kiwi_ipset *s, ssize_t idx)
 {
 	if (idx >= 0) {
 		if (!ipset_equal(&na->held[idx], s))
-			na->dirty = true;
+			na->dirty |= ipt_family_bit(s->addr.family);
 		ipset_free(&na->held[idx]);
 		na->held[idx] = *s;
 		ipset_init(s);
@@ -267,9 +268,9 @@ hold(struct netagent *na, struct kiwi_ipset *s, ssize_t idx)
 	if (grow((void **)&na->held, &na->held_cap, na->nheld + 1,
 	        sizeof(*na->held)) < 0)
 		return -ENOMEM;
+	na->dirty |= ipt_family_bit(s->addr.family);
 	na->held[na->nheld++] = *s;
 	ipset_init(s);
-	na->dirty = true;
 	return 0;
 }
 
@@ -300,6 +301,9 @@ on_claim(struct netagent *na, const struct kiwi_msg *m)
 		refuse(&s, rc, why);
 	else if ((rc = check_state(na, &s)) < 0)
 		;
+	else if (!(na->families & ipt_family_bit(a.family)))
+		refuse(&s, rc = -EAFNOSUPPORT,
+		    "ip6tables could not be set up at start");
 	else if ((rc = claim_addr(na, &s, idx)) == 0 &&
 	    (rc = hold(na, &s, idx)) < 0) {
 		log_warnx("out of memory holding %s; removing it", s.service);
@@ -596,7 +600,8 @@ commit(struct netagent *na)
 
 	if (!na->dirty)
 		return 0;
-	rc = ipt_sync(na->lock_fd, na->cfg->mark, na->held, na->nheld);
+	rc = ipt_sync(
+	    na->lock_fd, na->dirty, na->cfg->mark, na->held, na->nheld);
 	if (rc == -ETIMEDOUT)
 		log_warnx("cannot update chain %s in mangle: the xtables lock "
 		          "stayed taken; retrying in %d ms",
@@ -608,7 +613,8 @@ commit(struct netagent *na)
 	else if (na->failed)
 		log_info("chain %s in mangle is up to date again", KIWI_CHAIN);
 	na->failed = rc < 0;
-	na->dirty = rc < 0;
+	if (rc == 0)
+		na->dirty = 0;
 	return rc;
 }
 
@@ -700,32 +706,49 @@ loop(struct netagent *na)
 	}
 }
 
-/* Remove a previous run's leftovers, then put the empty chain in place. */
+/* Remove a previous run's leftover chain from f, then put in an empty one. */
 static int
-setup(struct netagent *na)
+setup_table(struct netagent *na, int f, const char *table)
 {
 	int rc;
 
-	if (na->nl.ifindex > 0 && iface_sweep(&na->nl) < 0)
-		log_warnx("some leftover addresses on %s remain, ignoring",
-		    na->cfg->ifname);
-	if ((rc = ipt_teardown(na->lock_fd)) < 0) {
-		log_warnc(rc, "cannot remove leftover chain %s from mangle",
-		    KIWI_CHAIN);
+	if ((rc = ipt_teardown(na->lock_fd, f)) < 0) {
+		log_warnc(rc, "cannot remove leftover chain %s from %s",
+		    KIWI_CHAIN, table);
 		return rc;
 	}
 	if (rc > 0)
-		log_info("removed leftover chain %s from mangle", KIWI_CHAIN);
-	if ((rc = ipt_sync(na->lock_fd, na->cfg->mark, NULL, 0)) < 0) {
-		log_warnc(rc,
-		    "cannot set up chain %s in mangle; no traffic could be "
-		    "marked",
-		    KIWI_CHAIN);
+		log_info(
+		    "removed leftover chain %s from %s", KIWI_CHAIN, table);
+	if ((rc = ipt_sync(na->lock_fd, f, na->cfg->mark, NULL, 0)) < 0) {
+		log_warnc(
+		    rc, "cannot set up chain %s in %s", KIWI_CHAIN, table);
 		return rc;
 	}
-	na->dirty = false;
-	log_debug(
-	    "chain %s is in place, jumped to from PREROUTING", KIWI_CHAIN);
+	na->families |= f;
+	log_debug("chain %s is in place in %s, jumped to from PREROUTING",
+	    KIWI_CHAIN, table);
+	return 0;
+}
+
+/*
+ * Remove a previous run's leftovers, then put the empty chains in
+ * place.  Without ip6tables kiwi still serves IPv4.
+ */
+static int
+setup(struct netagent *na)
+{
+	if (na->nl.ifindex > 0 && iface_sweep(&na->nl) < 0)
+		log_warnx("some leftover addresses on %s remain, ignoring",
+		    na->cfg->ifname);
+	if (setup_table(na, IPT_V4, "mangle") < 0) {
+		log_warnx("no traffic could be marked; giving up");
+		return -1;
+	}
+	if (setup_table(na, IPT_V6, "ip6 mangle") < 0)
+		log_warnx("IPv6 claims will be refused, since their traffic "
+		          "could not be marked");
+	na->dirty = 0;
 	return 0;
 }
 
@@ -735,7 +758,7 @@ teardown(struct netagent *na)
 	int rc;
 
 	withdraw_all(na);
-	if ((rc = ipt_teardown(na->lock_fd)) < 0) {
+	if ((rc = ipt_teardown(na->lock_fd, na->families)) < 0) {
 		log_warnc(rc,
 		    "cannot remove chain %s from mangle; it stays until the "
 		    "next start",

@@ -18,6 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
+#include <linux/if_addr.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <net/ethernet.h>
 #include <net/if.h>
 #include <netpacket/packet.h>
@@ -36,9 +39,11 @@
 #include "common/priv.h"
 #include "common/util.h"
 #include "netagent/netagent.h"
+#include "netagent/nl.h"
 
 #define DEADLINE_MS 5000
 #define RANGE "10.50.0.0/16"
+#define RANGE6 "2001:db8:50::/64"
 #define MARK 0x2a
 #define MAX_ADDRESSES 3
 /* Long enough that no test outlives a vouch unless it means to. */
@@ -92,6 +97,12 @@ sh(const char *fmt, ...)
 		fail_msg("command failed: %s", cmd);
 }
 
+static bool
+is6(const char *a)
+{
+	return strchr(a, ':') != NULL;
+}
+
 static const char *
 addrs(void)
 {
@@ -103,6 +114,19 @@ mangle(void)
 {
 	/* Without the comments, which carry the time. */
 	return run("iptables-legacy-save -t mangle | grep -v '^#'");
+}
+
+static const char *
+mangle6(void)
+{
+	return run("ip6tables-legacy-save -t mangle | grep -v '^#'");
+}
+
+/* The mangle table that holds a's rules. */
+static const char *
+mangle_of(const char *a)
+{
+	return is6(a) ? mangle6() : mangle();
 }
 
 /* Whether text holds line as a whole line. */
@@ -170,8 +194,133 @@ addr_shown(const char *a)
 {
 	char needle[128];
 
-	snprintf(needle, sizeof(needle), "inet %s/", a);
+	snprintf(
+	    needle, sizeof(needle), "%s %s/", is6(a) ? "inet6" : "inet", a);
 	return strstr(addrs(), needle) != NULL;
+}
+
+/*
+ * ip(8) here cannot show or set an address's protocol (IFA_PROTO), so
+ * the tests speak rtnetlink for it themselves.
+ */
+struct nlreq {
+	struct nlmsghdr h;
+	struct ifaddrmsg ifa;
+	uint8_t attrs[256];
+};
+
+static void
+nlreq_attr(struct nlreq *r, int type, const void *data, size_t len)
+{
+	struct rtattr *rta =
+	    (struct rtattr *)((uint8_t *)r + NLMSG_ALIGN(r->h.nlmsg_len));
+
+	rta->rta_type = (unsigned short)type;
+	rta->rta_len = (unsigned short)RTA_LENGTH(len);
+	memcpy(RTA_DATA(rta), data, len);
+	r->h.nlmsg_len = NLMSG_ALIGN(r->h.nlmsg_len) + RTA_ALIGN(rta->rta_len);
+}
+
+static int
+nl_open(void)
+{
+	int fd;
+
+	assert_true((fd = socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE)) >= 0);
+	return fd;
+}
+
+/* Add a/128 marked with protocol proto, as kiwi would have. */
+static void
+addr6_add_raw(const char *a, uint8_t proto)
+{
+	struct nlreq r = { 0 };
+	struct in6_addr in;
+	uint8_t buf[4096];
+	struct nlmsgerr *e;
+	uint32_t flags = IFA_F_NODAD;
+	int fd = nl_open();
+
+	assert_int_equal(inet_pton(AF_INET6, a, &in), 1);
+	r.h.nlmsg_len = NLMSG_LENGTH(sizeof(r.ifa));
+	r.h.nlmsg_type = RTM_NEWADDR;
+	r.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE;
+	r.ifa.ifa_family = AF_INET6;
+	r.ifa.ifa_prefixlen = 128;
+	r.ifa.ifa_index = if_nametoindex(ifname);
+	nlreq_attr(&r, IFA_LOCAL, &in, sizeof(in));
+	nlreq_attr(&r, IFA_FLAGS, &flags, sizeof(flags));
+	nlreq_attr(&r, IFA_PROTO, &proto, 1);
+	assert_int_equal(send(fd, &r, r.h.nlmsg_len, 0), r.h.nlmsg_len);
+	assert_true(recv(fd, buf, sizeof(buf), 0) > 0);
+	e = NLMSG_DATA((struct nlmsghdr *)buf);
+	assert_int_equal(e->error, 0);
+	close(fd);
+}
+
+/* The protocol of a's IPv6 address in one dump message, or -1. */
+static int
+proto_in(struct nlmsghdr *h, const struct in6_addr *in)
+{
+	struct ifaddrmsg *ifa = NLMSG_DATA(h);
+	struct rtattr *rta = IFA_RTA(ifa);
+	int len = (int)IFA_PAYLOAD(h), proto = 0;
+	bool match = false;
+
+	if (h->nlmsg_type != RTM_NEWADDR || ifa->ifa_family != AF_INET6)
+		return -1;
+	for (; RTA_OK(rta, len); rta = RTA_NEXT(rta, len)) {
+		if (rta->rta_type == IFA_ADDRESS &&
+		    memcmp(RTA_DATA(rta), in, sizeof(*in)) == 0)
+			match = true;
+		if (rta->rta_type == IFA_PROTO)
+			proto = *(uint8_t *)RTA_DATA(rta);
+	}
+	return match ? proto : -1;
+}
+
+/* The protocol the kernel keeps for IPv6 address a, or -1. */
+static int
+addr6_proto(const char *a)
+{
+	struct nlreq r = { 0 };
+	struct in6_addr in;
+	static uint8_t buf[64 * 1024];
+	struct nlmsghdr *h;
+	int fd = nl_open(), proto = -1, p;
+	ssize_t n;
+	bool done = false;
+
+	assert_int_equal(inet_pton(AF_INET6, a, &in), 1);
+	r.h.nlmsg_len = NLMSG_LENGTH(sizeof(r.ifa));
+	r.h.nlmsg_type = RTM_GETADDR;
+	r.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	r.ifa.ifa_family = AF_INET6;
+	assert_int_equal(send(fd, &r, r.h.nlmsg_len, 0), r.h.nlmsg_len);
+	while (!done && (n = recv(fd, buf, sizeof(buf), 0)) > 0) {
+		for (h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n);
+		     h = NLMSG_NEXT(h, n)) {
+			if (h->nlmsg_type == NLMSG_DONE ||
+			    h->nlmsg_type == NLMSG_ERROR)
+				done = true;
+			else if ((p = proto_in(h, &in)) >= 0)
+				proto = p;
+		}
+	}
+	close(fd);
+	return proto;
+}
+
+/* "inet6 A/128 scope global nodad dynamic" appears in ip -o addr. */
+static int
+kiwi_addr6_shown(const char *a)
+{
+	char needle[128];
+
+	snprintf(needle, sizeof(needle),
+	    "inet6 %s/128 scope global nodad dynamic", a);
+	return strstr(addrs(), needle) != NULL &&
+	    addr6_proto(a) == KIWI_IFA_PROTO;
 }
 
 static void
@@ -179,9 +328,9 @@ rule_line(char *buf, size_t len, const char *a, const char *proto, int port,
     const char *comment)
 {
 	snprintf(buf, len,
-	    "-A KUBE-PUBLIC -d %s/32 -p %s -m %s --dport %d -m comment"
+	    "-A KUBE-PUBLIC -d %s/%d -p %s -m %s --dport %d -m comment"
 	    " --comment \"%s\" -j MARK --set-xmark 0x%x/0xffffffff",
-	    a, proto, proto, port, comment, MARK);
+	    a, is6(a) ? 128 : 32, proto, proto, port, comment, MARK);
 }
 
 static int
@@ -190,7 +339,7 @@ rule_shown(const char *a, const char *proto, int port, const char *comment)
 	char line[512];
 
 	rule_line(line, sizeof(line), a, proto, port, comment);
-	return has_line(mangle(), line);
+	return has_line(mangle_of(a), line);
 }
 
 static int
@@ -198,26 +347,31 @@ rules_of(const char *a)
 {
 	char needle[64];
 
-	snprintf(needle, sizeof(needle), "-A KUBE-PUBLIC -d %s/32 ", a);
-	return count(mangle(), needle);
+	snprintf(needle, sizeof(needle), "-A KUBE-PUBLIC -d %s/%d ", a,
+	    is6(a) ? 128 : 32);
+	return count(mangle_of(a), needle);
 }
 
-/* The chain exists and PREROUTING jumps to it exactly once. */
+/* The chain exists in m and PREROUTING jumps to it exactly once. */
+static int
+chain_in(const char *m)
+{
+	return has_line(m, ":KUBE-PUBLIC - [0:0]") &&
+	    count(m, "-A PREROUTING -j KUBE-PUBLIC\n") == 1;
+}
+
+/* In both tables. */
 static int
 chain_ready(void)
 {
-	const char *m = mangle();
-
-	return has_line(m, ":KUBE-PUBLIC - [0:0]") &&
-	    count(m, "-A PREROUTING -j KUBE-PUBLIC\n") == 1;
+	return chain_in(mangle()) && chain_in(mangle6());
 }
 
 static int
 chain_gone(void)
 {
-	const char *m = mangle();
-
-	return strstr(m, "KUBE-PUBLIC") == NULL;
+	return strstr(mangle(), "KUBE-PUBLIC") == NULL &&
+	    strstr(mangle6(), "KUBE-PUBLIC") == NULL;
 }
 
 /* Poll cond until it holds or the deadline passes. */
@@ -242,9 +396,10 @@ child(int sup, int claimer, int lock_fd)
 	config_defaults(&cfg);
 	snprintf(cfg.ifname, sizeof(cfg.ifname), "%s", ifname);
 	snprintf(cfg.label, sizeof(cfg.label), "%s:kube", ifname);
-	if (cidr_parse(RANGE, &cfg.cidrs[0]) < 0)
+	if (cidr_parse(RANGE, &cfg.cidrs[0]) < 0 ||
+	    cidr_parse(RANGE6, &cfg.cidrs[1]) < 0)
 		_exit(2);
-	cfg.ncidrs = 1;
+	cfg.ncidrs = 2;
 	cfg.mark = MARK;
 	cfg.max_addresses = MAX_ADDRESSES;
 	cfg.ttl = TTL;
@@ -350,8 +505,12 @@ teardown(void **state)
 	    "{ iptables-legacy -w -t mangle -D PREROUTING -j KUBE-PUBLIC;"
 	    " iptables-legacy -w -t mangle -F KUBE-PUBLIC;"
 	    " iptables-legacy -w -t mangle -X KUBE-PUBLIC;"
+	    " ip6tables-legacy -w -t mangle -D PREROUTING -j KUBE-PUBLIC;"
+	    " ip6tables-legacy -w -t mangle -F KUBE-PUBLIC;"
+	    " ip6tables-legacy -w -t mangle -X KUBE-PUBLIC;"
+	    " ip -6 addr flush dev %s scope global;"
 	    " ip addr flush dev %s label %s:kube; } 2>/dev/null",
-	    ifname, ifname);
+	    ifname, ifname, ifname);
 	if (system(cmd) != 0)
 		print_message("cleanup after the failure was incomplete\n");
 	return 0;
@@ -594,7 +753,11 @@ test_refusals(void **state)
 	c.addr = "224.0.0.5";
 	assert_int_equal(claim(&c), -EADDRNOTAVAIL);
 	c.addr = "2001:db8::1";
-	assert_int_equal(claim(&c), -EAFNOSUPPORT);
+	assert_int_equal(claim(&c), -EPERM);
+	c.addr = "fe80::1";
+	assert_int_equal(claim(&c), -EADDRNOTAVAIL);
+	c.addr = "::ffff:10.50.0.1";
+	assert_int_equal(claim(&c), -EADDRNOTAVAIL);
 
 	c = web;
 	c.rules[2] = (struct kiwi_rule)R(TCP, 8080, "default/again");
@@ -1156,27 +1319,30 @@ link_cycle(const char *down, const char *up)
 	agent_stop();
 }
 
+/* dev down and up again. */
 static void
-test_link_down(void **state)
+link_cycle_dev(const char *dev)
 {
 	char down[128], up[128];
 
-	(void)state;
-	snprintf(down, sizeof(down), "ip link set dev %s down", ifname);
-	snprintf(up, sizeof(up), "ip link set dev %s up", ifname);
+	snprintf(down, sizeof(down), "ip link set dev %s down", dev);
+	snprintf(up, sizeof(up), "ip link set dev %s up", dev);
 	link_cycle(down, up);
+}
+
+static void
+test_link_down(void **state)
+{
+	(void)state;
+	link_cycle_dev(ifname);
 }
 
 /* The peer going down takes the carrier. */
 static void
 test_carrier_loss(void **state)
 {
-	char down[128], up[128];
-
 	(void)state;
-	snprintf(down, sizeof(down), "ip link set dev %s down", peername);
-	snprintf(up, sizeof(up), "ip link set dev %s up", peername);
-	link_cycle(down, up);
+	link_cycle_dev(peername);
 }
 
 /* Deleted and made again, under a new index. */
@@ -1295,6 +1461,113 @@ test_garp(void **state)
 	agent_stop();
 }
 
+static const struct claim web6 = { "2001:db8:50::1", "default/web6", 2,
+	{ R(TCP, 8080, "default/web6"), R(UDP, 53, "default/dns") } };
+
+/* An IPv6 claim: /128 without DAD, marked as kiwi's, rules in ip6tables. */
+static void
+test_ipv6(void **state)
+{
+	(void)state;
+	agent_start();
+	assert_int_equal(claim(&web6), 0);
+	assert_true(kiwi_addr6_shown("2001:db8:50::1"));
+	assert_in_range(valid_lft("2001:db8:50::1"), TTL - 3, TTL - 1);
+	assert_true(rule_shown("2001:db8:50::1", "tcp", 8080, "default/web6"));
+	assert_true(rule_shown("2001:db8:50::1", "udp", 53, "default/dns"));
+
+	/* Dual stack: each table holds only its own family's rules. */
+	assert_int_equal(claim(&api), 0);
+	assert_int_equal(count(mangle(), "-A KUBE-PUBLIC"), 1);
+	assert_int_equal(count(mangle6(), "-A KUBE-PUBLIC"), 2);
+
+	/* A VOUCH renews IPv6 lifetimes too. */
+	vouch(5500);
+	EVENTUALLY(valid_lft("2001:db8:50::1") <= 5);
+	assert_true(kiwi_addr6_shown("2001:db8:50::1"));
+
+	release("2001:db8:50::1");
+	EVENTUALLY(
+	    !addr_shown("2001:db8:50::1") && rules_of("2001:db8:50::1") == 0);
+	assert_int_equal(rules_of("10.50.0.2"), 1);
+	assert_true(chain_ready());
+	agent_stop();
+	assert_false(addr_shown("10.50.0.2"));
+}
+
+/*
+ * A leftover IPv6 address marked as kiwi's and a leftover ip6tables
+ * chain are swept; an IPv6 address without the mark is left alone and
+ * cannot be claimed.
+ */
+static void
+test_ipv6_sweep(void **state)
+{
+	struct claim c = web6;
+
+	(void)state;
+	addr6_add_raw("2001:db8:50::7", KIWI_IFA_PROTO);
+	addr6_add_raw("2001:db8:50::8", 42);
+	sh("ip addr add 2001:db8:50::9/128 dev %s nodad", ifname);
+	sh("ip6tables-legacy -w -t mangle -N KUBE-PUBLIC");
+	sh("ip6tables-legacy -w -t mangle -A KUBE-PUBLIC -d 2001:db8:50::7"
+	   " -p tcp -m tcp --dport 80 -j MARK --set-mark 1");
+	sh("ip6tables-legacy -w -t mangle -A PREROUTING -j KUBE-PUBLIC");
+	assert_int_equal(addr6_proto("2001:db8:50::7"), KIWI_IFA_PROTO);
+
+	agent_start();
+	assert_false(addr_shown("2001:db8:50::7"));
+	assert_int_equal(rules_of("2001:db8:50::7"), 0);
+	assert_true(addr_shown("2001:db8:50::8"));
+	assert_true(addr_shown("2001:db8:50::9"));
+	c.addr = "2001:db8:50::9";
+	assert_int_equal(claim(&c), -EEXIST);
+	assert_int_equal(rules_of("2001:db8:50::9"), 0);
+	agent_stop();
+	assert_true(addr_shown("2001:db8:50::8"));
+	assert_true(addr_shown("2001:db8:50::9"));
+	sh("ip addr del 2001:db8:50::8/128 dev %s", ifname);
+	sh("ip addr del 2001:db8:50::9/128 dev %s", ifname);
+}
+
+/*
+ * An unsolicited neighbour advertisement to ff02::1 from the address,
+ * hop limit 255, Override set, with the target link-layer address.
+ */
+static bool
+is_una(const uint8_t *f, size_t n)
+{
+	static const uint8_t mcast[6] = { 0x33, 0x33, 0, 0, 0, 1 };
+	const uint8_t *ip6 = f + 14, *icmp = f + 54;
+	struct in6_addr all;
+
+	inet_pton(AF_INET6, "ff02::1", &all);
+	return n >= 86 && memcmp(f, mcast, 6) == 0 &&
+	    memcmp(f + 6, want_mac, 6) == 0 && f[12] == 0x86 && f[13] == 0xdd &&
+	    ip6[6] == IPPROTO_ICMPV6 && ip6[7] == 255 &&
+	    memcmp(ip6 + 8, want_ip, 16) == 0 &&
+	    memcmp(ip6 + 24, &all, 16) == 0 && icmp[0] == 136 && icmp[1] == 0 &&
+	    icmp[4] == 0x20 && memcmp(icmp + 8, want_ip, 16) == 0 &&
+	    icmp[24] == 2 && icmp[25] == 1 &&
+	    memcmp(icmp + 26, want_mac, 6) == 0;
+}
+
+static void
+test_una(void **state)
+{
+	int fd;
+
+	(void)state;
+	agent_start();
+	hwaddr(ifname, want_mac);
+	assert_int_equal(inet_pton(AF_INET6, web6.addr, want_ip), 1);
+	fd = capture_open(ETH_P_IPV6);
+	assert_int_equal(claim(&web6), 0);
+	expect_announced(fd, now_ms(), is_una);
+	close(fd);
+	agent_stop();
+}
+
 int
 main(void)
 {
@@ -1329,6 +1602,9 @@ main(void)
 		cmocka_unit_test_teardown(test_carrier_loss, teardown),
 		cmocka_unit_test_teardown(test_link_recreate, teardown),
 		cmocka_unit_test_teardown(test_garp, teardown),
+		cmocka_unit_test_teardown(test_ipv6, teardown),
+		cmocka_unit_test_teardown(test_ipv6_sweep, teardown),
+		cmocka_unit_test_teardown(test_una, teardown),
 	};
 	int fd, rc;
 

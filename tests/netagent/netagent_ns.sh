@@ -33,4 +33,7 @@ rules=$(ip netns exec "$ns" iptables-legacy-save -t mangle)
 echo "$rules" | grep -q -- '-A PREROUTING -p tcp -m tcp --dport 22 -j ACCEPT' ||
 	fail "unrelated rule lost"
 echo "$rules" | grep -q KUBE-PUBLIC && fail "kiwi chain left: $rules"
+rules6=$(ip netns exec "$ns" ip6tables-legacy-save -t mangle)
+echo "$rules6" | grep -q KUBE-PUBLIC && fail "kiwi IPv6 chain left: $rules6"
+echo "$left" | grep -q 'inet6 2001:db8:50:' && fail "kiwi IPv6 address left: $left"
 exit 0

@@ -24,7 +24,8 @@ setup(void **state)
 	cfg.max_addresses = 2;
 	assert_int_equal(cidr_parse("192.168.1.0/24", &cfg.cidrs[0]), 0);
 	assert_int_equal(cidr_parse("10.0.0.0/8", &cfg.cidrs[1]), 0);
-	cfg.ncidrs = 2;
+	assert_int_equal(cidr_parse("2001:db8:1::/64", &cfg.cidrs[2]), 0);
+	cfg.ncidrs = 3;
 	return 0;
 }
 
@@ -86,8 +87,26 @@ test_addr(void **state)
 	assert_int_equal(addr_verdict("224.0.0.1"), -EADDRNOTAVAIL);
 	assert_int_equal(addr_verdict("169.254.0.5"), -EADDRNOTAVAIL);
 	assert_int_equal(addr_verdict("255.255.255.255"), -EADDRNOTAVAIL);
-	assert_int_equal(addr_verdict("2001:db8::1"), -EAFNOSUPPORT);
-	assert_int_equal(addr_verdict("::ffff:192.168.1.41"), -EAFNOSUPPORT);
+	assert_int_equal(addr_verdict("2001:db8:1::41"), 0);
+	assert_int_equal(addr_verdict("2001:db8::1"), -EPERM);
+	assert_int_equal(addr_verdict("::"), -EADDRNOTAVAIL);
+	assert_int_equal(addr_verdict("::1"), -EADDRNOTAVAIL);
+	assert_int_equal(addr_verdict("ff02::1"), -EADDRNOTAVAIL);
+	assert_int_equal(addr_verdict("fe80::1"), -EADDRNOTAVAIL);
+	assert_int_equal(addr_verdict("::ffff:192.168.1.41"), -EADDRNOTAVAIL);
+}
+
+/* A family the codec never makes is refused all the same. */
+static void
+test_family(void **state)
+{
+	struct kiwi_addr a = { 0 };
+	const char *why = NULL;
+
+	(void)state;
+	a.family = AF_UNIX;
+	assert_int_equal(check_addr(&cfg, &a, &why), -EAFNOSUPPORT);
+	assert_non_null(why);
 }
 
 static void
@@ -195,6 +214,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_sender, setup),
 		cmocka_unit_test_setup(test_addr, setup),
+		cmocka_unit_test_setup(test_family, setup),
 		cmocka_unit_test_setup(test_no_ranges, setup),
 		cmocka_unit_test_setup(test_rules, setup),
 		cmocka_unit_test_setup(test_ipset, setup),
