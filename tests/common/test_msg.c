@@ -49,6 +49,7 @@ test_ipset_roundtrip(void **state)
 		    len, KIWI_IPSET_WIRELEN + n * KIWI_RULE_WIRELEN);
 		assert_int_equal(msg_decode_ipset(buf, (size_t)len, &b), 0);
 		assert_true(ipset_equal(&a, &b));
+		ipset_free(&b);
 		/* One byte more or less is refused. */
 		assert_int_equal(
 		    msg_decode_ipset(buf, (size_t)len - 1, &b), -EBADMSG);
