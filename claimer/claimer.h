@@ -6,14 +6,25 @@
 #ifndef KIWI_CLAIMER_H
 #define KIWI_CLAIMER_H
 
+#include <stdint.h>
+
 #include "common/config.h"
 
 /*
- * Run until MSG_SHUTDOWN (or EOF) on sup_fd.  On shutdown: RELEASE_ALL
+ * In a restarted claimer, before claimer_main: the lease the claimer
+ * before had (from its MSG_LEASE).  claimer_main then first tries to
+ * renew it; if it is alive, it is kept and its keys count as held,
+ * else a new lease is granted.
+ */
+void claimer_inherit_lease(int64_t id);
+
+/*
+ * Run until MSG_SHUTDOWN (or EOF) on sup_fd.  Sends MSG_LEASE on
+ * sup_fd whenever the lease changes (0: none).  On shutdown: RELEASE_ALL
  * to the netagent, wait for RELEASE_ALL_DONE (bounded), revoke the
  * lease, return 0.  Returns the process exit status.
  */
-int claimer_main(const struct kiwi_config *cfg, int sup_fd, int watcher_fd,
-    int netagent_fd);
+int claimer_main(
+    const struct kiwi_config *cfg, int sup_fd, int watcher_fd, int netagent_fd);
 
 #endif

@@ -84,7 +84,7 @@ table_sweep(struct table *t)
 	for (i = 0; i < t->n; i++) {
 		struct claim *cl = t->v[i];
 
-		if (!cl->wanted &&
+		if (!cl->wanted && !cl->busy &&
 		    (cl->state == CL_NONE || cl->state == CL_STANDBY))
 			claim_free(cl);
 		else

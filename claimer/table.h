@@ -19,7 +19,10 @@ enum claim_state {
 	CL_STANDBY, /* another holder has the key */
 };
 
+struct claimer;
+
 struct claim {
+	struct claimer *owner; /* for the callbacks of its requests */
 	struct kiwi_ipset want;
 	enum claim_state state;
 	bool wanted;
@@ -27,6 +30,10 @@ struct claim {
 	bool dirty; /* there is work to do for it */
 	bool changed; /* the set changed while held: send CLAIM again */
 	bool seen; /* mentioned since SYNC_BEGIN */
+	bool busy; /* an etcd request for it is on the way */
+	bool adopted; /* our key found in etcd, not yet named by the watcher */
+	bool await_vouch; /* the netagent let it go unvouched: wait */
+	bool in_etcd; /* seen by the latest read of the prefix */
 	unsigned int pending; /* CLAIMs not yet answered by a RESULT */
 	int last_err; /* last etcd failure logged for it */
 	int64_t holder_lease;
@@ -42,7 +49,10 @@ struct table {
 struct claim *table_find(const struct table *t, const struct kiwi_addr *a);
 /* A new, unwanted entry for a, in order; NULL when out of memory. */
 struct claim *table_add(struct table *t, const struct kiwi_addr *a);
-/* Drop the entries nobody wants that hold nothing any more. */
+/*
+ * Drop the entries nobody wants that hold nothing any more and have
+ * no request on the way.
+ */
 void table_sweep(struct table *t);
 void table_free(struct table *t);
 

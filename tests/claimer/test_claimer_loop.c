@@ -5,6 +5,7 @@
  * (to stop and continue etcd) and KIWI_ETCD_DEAD (nothing listens).
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -36,8 +37,21 @@ struct child {
 	struct etcd *etcd; /* to look at etcd ourselves */
 };
 
-static char url[512], dead[512];
-static pid_t etcd_pid;
+/* What arrived on the side channels while waiting for something else. */
+struct seen {
+	int vouches;
+	uint32_t vouch; /* the last one */
+	int64_t vouch_at; /* when it arrived */
+	int64_t first_vouch_at;
+	int leases;
+	uint64_t lease; /* the last MSG_LEASE */
+};
+
+static char url[512], dead[512], urls[1100];
+static pid_t etcd_pid, member_pid;
+static struct seen seen;
+static unsigned int spawn_ttl = TTL;
+static int64_t spawn_inherit;
 
 static void
 spawn(struct child *ch, const char *endpoints)
@@ -49,7 +63,7 @@ spawn(struct child *ch, const char *endpoints)
 	snprintf(
 	    cfg.etcd_endpoints, sizeof(cfg.etcd_endpoints), "%s", endpoints);
 	snprintf(cfg.node_name, sizeof(cfg.node_name), "n1");
-	cfg.ttl = TTL;
+	cfg.ttl = spawn_ttl;
 	assert_int_equal(cidr_parse("192.168.1.0/24", &cfg.cidrs[0]), 0);
 	assert_int_equal(cidr_parse("fd00::/64", &cfg.cidrs[1]), 0);
 	cfg.ncidrs = 2;
@@ -63,6 +77,8 @@ spawn(struct child *ch, const char *endpoints)
 		close(wp[0]);
 		close(np[0]);
 		log_init("claimer", 0);
+		if (spawn_inherit != 0)
+			claimer_inherit_lease(spawn_inherit);
 		_exit(claimer_main(&cfg, sp[1], wp[1], np[1]));
 	}
 	close(sp[1]);
@@ -71,6 +87,7 @@ spawn(struct child *ch, const char *endpoints)
 	ch->sup = sp[0];
 	ch->watcher = wp[0];
 	ch->na = np[0];
+	memset(&seen, 0, sizeof(seen));
 	assert_int_equal(etcd_open(&ch->etcd, url), 0);
 }
 
@@ -120,20 +137,62 @@ teardown(void **state)
 	close(ch->na);
 	etcd_close(ch->etcd);
 	free(ch);
+	spawn_ttl = TTL;
+	spawn_inherit = 0;
 	return 0;
+}
+
+/* Note a VOUCH or LEASE; true when m was one of them. */
+static bool
+side_channel(const struct kiwi_msg *m)
+{
+	uint32_t v;
+	uint64_t id;
+
+	if (m->type == MSG_VOUCH) {
+		assert_int_equal(msg_decode_u32(m->body, m->len, &v), 0);
+		seen.vouch = v;
+		seen.vouch_at = now_ms();
+		if (seen.vouches++ == 0)
+			seen.first_vouch_at = seen.vouch_at;
+		return true;
+	}
+	if (m->type == MSG_LEASE) {
+		assert_int_equal(msg_decode_u64(m->body, m->len, &id), 0);
+		seen.lease = id;
+		seen.leases++;
+		return true;
+	}
+	return false;
+}
+
+/*
+ * The next message on fd within ms, other than VOUCH and LEASE (which
+ * are noted in seen) unless that is what is asked for; 0 for none.
+ */
+static int
+next_msg(int fd, uint8_t type, int ms, struct kiwi_msg *m)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	int64_t end = now_ms() + ms;
+
+	for (;;) {
+		int64_t left = end - now_ms();
+
+		if (left < 0 || poll(&p, 1, (int)left) != 1)
+			return 0;
+		assert_int_equal(msg_recv(fd, m), 1);
+		if (m->type == type || !side_channel(m))
+			return 1;
+	}
 }
 
 /* The next message on fd within ms, which must be of type. */
 static void
 expect(int fd, uint8_t type, int ms, struct kiwi_msg *m)
 {
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-	int r;
-
-	if (poll(&p, 1, ms) != 1)
+	if (!next_msg(fd, type, ms, m))
 		fail_msg("no %s within %d ms", msg_type_name(type), ms);
-	r = msg_recv(fd, m);
-	assert_int_equal(r, 1);
 	if (m->type != type)
 		fail_msg("wanted %s, got %s", msg_type_name(type),
 		    msg_type_name(m->type));
@@ -142,11 +201,20 @@ expect(int fd, uint8_t type, int ms, struct kiwi_msg *m)
 static void
 expect_none(int fd, int ms)
 {
-	struct pollfd p = { .fd = fd, .events = POLLIN };
 	struct kiwi_msg m;
 
-	if (poll(&p, 1, ms) == 1 && msg_recv(fd, &m) == 1)
+	if (next_msg(fd, 0, ms, &m))
 		fail_msg("unexpected %s", msg_type_name(m.type));
+}
+
+/* Read what the supervisor was sent, without waiting. */
+static void
+read_sup(struct child *ch)
+{
+	struct kiwi_msg m;
+
+	while (next_msg(ch->sup, 0, 0, &m))
+		assert_int_equal(m.type, MSG_READY);
 }
 
 static void
@@ -195,6 +263,30 @@ expect_claim(struct child *ch, const char *ip, uint16_t port, int ms, int err)
 	assert_int_equal(msg_send_result(ch->na, &got.addr, err), 0);
 	ipset_free(&got);
 	ipset_free(&want);
+}
+
+/* CLAIMs of both ips (port 80), in either order; answered with 0. */
+static void
+expect_claims2(struct child *ch, const char *ip1, const char *ip2, int ms)
+{
+	struct kiwi_ipset got;
+	struct kiwi_addr a1, a2;
+	struct kiwi_msg m;
+	bool had1 = false, had2 = false;
+	int i;
+
+	assert_int_equal(addr_parse(ip1, &a1), 0);
+	assert_int_equal(addr_parse(ip2, &a2), 0);
+	for (i = 0; i < 2; i++) {
+		expect(ch->na, MSG_CLAIM, ms, &m);
+		assert_int_equal(msg_decode_ipset(m.body, m.len, &got), 0);
+		had1 = had1 || addr_equal(&got.addr, &a1);
+		had2 = had2 || addr_equal(&got.addr, &a2);
+		assert_int_equal(got.rules[0].port, 80);
+		assert_int_equal(msg_send_result(ch->na, &got.addr, 0), 0);
+		ipset_free(&got);
+	}
+	assert_true(had1 && had2);
 }
 
 static void
@@ -266,7 +358,7 @@ stop(struct child *ch)
 		assert_int_equal(poll(&p, 1, 5000), 1);
 		assert_int_equal(msg_recv(ch->na, &m), 1);
 		/* Answers to CLAIMs may still be on the way. */
-		if (m.type != MSG_CLAIM)
+		if (m.type != MSG_CLAIM && m.type != MSG_VOUCH)
 			break;
 	}
 	assert_int_equal(m.type, MSG_RELEASE_ALL);
@@ -430,13 +522,23 @@ static void
 test_lease_revoked_outside(void **state)
 {
 	struct child *ch = *state;
+	struct kiwi_addr a, want;
+	struct kiwi_msg m;
 	int64_t lease, again;
 
 	desire(ch, "192.168.1.47", 80);
 	expect_claim(ch, "192.168.1.47", 80, 3000, 0);
 	lease = key_lease(ch, "192.168.1.47", NULL, 0);
 	assert_int_equal(etcd_lease_revoke(ch->etcd, lease), 0);
-	expect(ch->na, MSG_RELEASE_ALL, 2000, &(struct kiwi_msg){ 0 });
+	/* The watch may see the key go before a renewal sees the lease go. */
+	assert_int_equal(next_msg(ch->na, 0, 2000, &m), 1);
+	if (m.type == MSG_RELEASE) {
+		assert_int_equal(msg_decode_addr(m.body, m.len, &a), 0);
+		assert_int_equal(addr_parse("192.168.1.47", &want), 0);
+		assert_true(addr_equal(&a, &want));
+		expect(ch->na, MSG_RELEASE_ALL, 2000, &m);
+	}
+	assert_int_equal(m.type, MSG_RELEASE_ALL);
 	expect_claim(ch, "192.168.1.47", 80, 3000, 0);
 	again = key_lease(ch, "192.168.1.47", NULL, 0);
 	assert_true(again != 0 && again != lease);
@@ -493,8 +595,363 @@ test_failover_to_second_member(void **state)
 	assert_int_equal(count_keys(ch), 0);
 }
 
+/* Another node's key for ip on a new lease of ttl seconds. */
+static int64_t
+other_holds(
+    struct child *ch, const char *ip, unsigned int ttl, const char *node)
+{
+	char key[128], value[128];
+	struct ej_holder h;
+	int64_t id, got;
+
+	assert_int_equal(etcd_lease_grant(ch->etcd, ttl, &id, &got), 0);
+	snprintf(key, sizeof(key), "/kiwi/publicips/%s", ip);
+	snprintf(value, sizeof(value),
+	    "{\"node\":\"%s\",\"service\":\"default/web\",\"ip\":\"%s\"}", node,
+	    ip);
+	assert_int_equal(etcd_claim(ch->etcd, key, value, id, &h), 1);
+	return id;
+}
+
+/*
+ * Revoking the holder's lease: our CLAIM must follow at once, not on a
+ * renewal (every 1 s here).  Three times, so that a renewal cannot
+ * happen to fall in the window each time.
+ */
+static void
+test_watch_takeover(void **state)
+{
+	static const char *ips[] = { "192.168.1.60", "192.168.1.61",
+		"192.168.1.62" };
+	struct child *ch = *state;
+	int64_t other[3], start, took;
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		other[i] = other_holds(ch, ips[i], 30, "n2");
+		desire(ch, ips[i], 80);
+	}
+	expect_none(ch->na, 1500);
+	for (i = 0; i < 3; i++) {
+		usleep(333000 * (unsigned int)i);
+		start = now_ms();
+		assert_int_equal(etcd_lease_revoke(ch->etcd, other[i]), 0);
+		expect_claim(ch, ips[i], 80, 3000, 0);
+		took = now_ms() - start;
+		printf("watch takeover of %s: %" PRId64 " ms\n", ips[i], took);
+		assert_true(took < 150);
+		assert_true(key_lease(ch, ips[i], NULL, 0) != 0);
+	}
+	stop(ch);
+	assert_int_equal(count_keys(ch), 0);
+}
+
+/* A holder that stops renewing: its key expires, we take it. */
+static void
+test_expiry_takeover(void **state)
+{
+	struct child *ch = *state;
+	int64_t start, took;
+	char node[64];
+
+	/* Our own lease first, so that only the other one's expiry counts. */
+	desire(ch, "192.168.1.63", 80);
+	expect_claim(ch, "192.168.1.63", 80, 3000, 0);
+	start = now_ms();
+	other_holds(ch, "192.168.1.64", 2, "n2");
+	desire(ch, "192.168.1.64", 80);
+	expect_claim(ch, "192.168.1.64", 80, 4000, 0);
+	took = now_ms() - start;
+	printf("expiry takeover with ttl 2: %" PRId64 " ms\n", took);
+	/* etcd looks for expired leases every 500 ms: that is the margin. */
+	assert_true(took < 2600);
+	key_lease(ch, "192.168.1.64", node, sizeof(node));
+	assert_string_equal(node, "n1");
+	stop(ch);
+}
+
+static int
+setup_ttl2(void **state)
+{
+	spawn_ttl = 2;
+	return start(state, url);
+}
+
+/* VOUCH first, then after every renewal, for what trust is left. */
+static void
+test_vouch(void **state)
+{
+	struct child *ch = *state;
+	struct kiwi_msg m;
+	int64_t at;
+
+	desire(ch, "192.168.1.65", 80);
+	expect(ch->na, MSG_VOUCH, 3000, &m);
+	assert_int_equal(msg_decode_u32(m.body, m.len, &seen.vouch), 0);
+	/* Trust is two thirds of the ttl, less the time the grant took. */
+	assert_true(
+	    seen.vouch > 1000 * TTL / 3 && seen.vouch <= 2000 * TTL / 3);
+	expect_claim(ch, "192.168.1.65", 80, 1000, 0);
+	at = now_ms();
+	expect(ch->na, MSG_VOUCH, 1000 * TTL / 3 + 500, &m);
+	assert_int_equal(msg_decode_u32(m.body, m.len, &seen.vouch), 0);
+	assert_true(
+	    seen.vouch > 1000 * TTL / 3 && seen.vouch <= 2000 * TTL / 3);
+	expect(ch->na, MSG_VOUCH, 1000 * TTL / 3 + 500, &m);
+	assert_true(now_ms() - at > 1000 * TTL / 3 - 100);
+	stop(ch);
+}
+
+static void
+send_link(struct child *ch, uint32_t up)
+{
+	assert_int_equal(msg_send_u32(ch->na, MSG_LINK, up), 0);
+}
+
+/* LINK 0: everything goes at once; LINK 1: claimed again. */
+static void
+test_link(void **state)
+{
+	struct child *ch = *state;
+	struct kiwi_msg m;
+	int64_t start, first;
+
+	send_link(ch, 1);
+	desire(ch, "192.168.1.66", 80);
+	desire(ch, "192.168.1.67", 80);
+	expect_claims2(ch, "192.168.1.66", "192.168.1.67", 3000);
+	read_sup(ch);
+	first = (int64_t)seen.lease;
+	assert_true(first != 0);
+
+	start = now_ms();
+	send_link(ch, 0);
+	expect(ch->na, MSG_RELEASE_ALL, 300, &m);
+	wait_key_gone(ch, "192.168.1.66", 300);
+	wait_key_gone(ch, "192.168.1.67", 300);
+	printf("link down to keys gone: %" PRId64 " ms\n", now_ms() - start);
+	expect_none(ch->na, 1500);
+	assert_int_equal(count_keys(ch), 0);
+	read_sup(ch);
+	assert_true(seen.leases >= 2);
+	assert_true((int64_t)seen.lease != first);
+
+	send_link(ch, 1);
+	expect_claims2(ch, "192.168.1.66", "192.168.1.67", 2000);
+	read_sup(ch);
+	assert_true(seen.lease != 0 && (int64_t)seen.lease != first);
+	assert_int_equal(key_lease(ch, "192.168.1.66", NULL, 0), seen.lease);
+	stop(ch);
+	assert_int_equal(count_keys(ch), 0);
+}
+
+static int64_t inherit_id;
+
+static int
+setup_inherit(void **state)
+{
+	struct etcd *e;
+	struct ej_holder h;
+	int64_t ttl;
+
+	assert_int_equal(etcd_open(&e, url), 0);
+	assert_int_equal(etcd_lease_grant(e, TTL, &inherit_id, &ttl), 0);
+	assert_int_equal(etcd_claim(e, "/kiwi/publicips/192.168.1.70",
+	                     "{\"node\":\"n1\",\"service\":\"default/web\","
+	                     "\"ip\":\"192.168.1.70\"}",
+	                     inherit_id, &h),
+	    1);
+	etcd_close(e);
+	spawn_inherit = inherit_id;
+	return start(state, url);
+}
+
+/* A live lease handed over is kept, with its keys. */
+static void
+test_inherit_alive(void **state)
+{
+	struct child *ch = *state;
+
+	desire(ch, "192.168.1.70", 80);
+	desire(ch, "192.168.1.71", 80);
+	expect_claims2(ch, "192.168.1.70", "192.168.1.71", 2000);
+	read_sup(ch);
+	assert_int_equal(seen.leases, 1);
+	assert_int_equal((int64_t)seen.lease, inherit_id);
+	assert_int_equal(key_lease(ch, "192.168.1.70", NULL, 0), inherit_id);
+	assert_int_equal(key_lease(ch, "192.168.1.71", NULL, 0), inherit_id);
+	/* It is renewed: still there after twice its ttl. */
+	expect_none(ch->na, 2000 * TTL);
+	assert_int_equal(key_lease(ch, "192.168.1.70", NULL, 0), inherit_id);
+	stop(ch);
+	assert_int_equal(count_keys(ch), 0);
+}
+
+static int
+setup_inherit_dead(void **state)
+{
+	struct etcd *e;
+	int64_t ttl;
+
+	assert_int_equal(etcd_open(&e, url), 0);
+	assert_int_equal(etcd_lease_grant(e, TTL, &inherit_id, &ttl), 0);
+	assert_int_equal(etcd_lease_revoke(e, inherit_id), 0);
+	etcd_close(e);
+	spawn_inherit = inherit_id;
+	return start(state, url);
+}
+
+static void
+test_inherit_dead(void **state)
+{
+	struct child *ch = *state;
+
+	desire(ch, "192.168.1.72", 80);
+	expect_claim(ch, "192.168.1.72", 80, 3000, 0);
+	read_sup(ch);
+	assert_int_equal(seen.leases, 1);
+	assert_true(seen.lease != 0 && (int64_t)seen.lease != inherit_id);
+	assert_int_equal(key_lease(ch, "192.168.1.72", NULL, 0), seen.lease);
+	stop(ch);
+}
+
+static int
+setup_past(void **state)
+{
+	struct child tmp = { 0 };
+
+	assert_int_equal(etcd_open(&tmp.etcd, url), 0);
+	inherit_id = other_holds(&tmp, "192.168.1.73", 60, "n1");
+	etcd_close(tmp.etcd);
+	return start(state, url);
+}
+
+/* A key of an earlier life of this node: its lease is revoked. */
+static void
+test_previous_life(void **state)
+{
+	struct child *ch = *state;
+	int64_t start = now_ms(), ttl;
+
+	desire(ch, "192.168.1.73", 80);
+	expect_claim(ch, "192.168.1.73", 80, 3000, 0);
+	printf(
+	    "previous life's key taken in %" PRId64 " ms\n", now_ms() - start);
+	assert_true(key_lease(ch, "192.168.1.73", NULL, 0) != inherit_id);
+	assert_int_equal(
+	    etcd_lease_keepalive(ch->etcd, inherit_id, &ttl), -ENOENT);
+	stop(ch);
+}
+
+/* Another node's live lease is never taken over, however long. */
+static void
+test_no_flapping(void **state)
+{
+	struct child *ch = *state;
+	int64_t other, ttl;
+	int i;
+
+	other = other_holds(ch, "192.168.1.74", TTL, "n2");
+	desire(ch, "192.168.1.74", 80);
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(
+		    etcd_lease_keepalive(ch->etcd, other, &ttl), 0);
+		expect_none(ch->na, 1000);
+	}
+	assert_int_equal(key_lease(ch, "192.168.1.74", NULL, 0), other);
+	assert_int_equal(etcd_lease_revoke(ch->etcd, other), 0);
+	expect_claim(ch, "192.168.1.74", 80, 1000, 0);
+	stop(ch);
+}
+
+/* The loop never waits for etcd: SHUTDOWN is answered at once. */
+static void
+test_shutdown_etcd_stopped(void **state)
+{
+	struct child *ch = *state;
+	struct kiwi_msg m;
+	int64_t start;
+	int status;
+
+	desire(ch, "192.168.1.75", 80);
+	expect_claim(ch, "192.168.1.75", 80, 3000, 0);
+	assert_int_equal(kill(etcd_pid, SIGSTOP), 0);
+	/* A request is on the way to the stopped etcd by now. */
+	usleep(1200 * 1000);
+	start = now_ms();
+	assert_int_equal(msg_send(ch->sup, MSG_SHUTDOWN, NULL, 0), 0);
+	expect(ch->na, MSG_RELEASE_ALL, 200, &m);
+	printf("RELEASE_ALL %" PRId64 " ms after SHUTDOWN\n", now_ms() - start);
+	assert_int_equal(msg_send(ch->na, MSG_RELEASE_ALL_DONE, NULL, 0), 0);
+	assert_int_equal(waitpid(ch->pid, &status, 0), ch->pid);
+	ch->pid = 0;
+	assert_int_equal(kill(etcd_pid, SIGCONT), 0);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_true(now_ms() - start < 3000);
+}
+
+/*
+ * Three members; the claimer talks to the first.  Killing it keeps
+ * the lease and every claim, and the watch moves on.
+ */
+static void
+test_cluster_member_dies(void **state)
+{
+	struct child *ch = *state;
+	struct kiwi_msg m;
+	int64_t lease, other, start;
+
+	desire(ch, "192.168.1.80", 80);
+	expect_claim(ch, "192.168.1.80", 80, 3000, 0);
+	lease = key_lease(ch, "192.168.1.80", NULL, 0);
+	other = other_holds(ch, "192.168.1.81", 30, "n2");
+	desire(ch, "192.168.1.81", 80);
+	expect_none(ch->na, 500);
+
+	assert_int_equal(kill(member_pid, SIGKILL), 0);
+	/* Several ttls: no withdrawal, no new lease. */
+	if (next_msg(ch->na, 0, 3000 * TTL, &m))
+		fail_msg("unexpected %s", msg_type_name(m.type));
+	read_sup(ch);
+	assert_int_equal(seen.leases, 1);
+	assert_int_equal(key_lease(ch, "192.168.1.80", NULL, 0), lease);
+
+	/* The watch is back on another member: takeover is still fast. */
+	start = now_ms();
+	assert_int_equal(etcd_lease_revoke(ch->etcd, other), 0);
+	expect_claim(ch, "192.168.1.81", 80, 3000, 0);
+	printf("watch takeover after the member died: %" PRId64 " ms\n",
+	    now_ms() - start);
+	assert_true(now_ms() - start < 300);
+	stop(ch);
+	assert_int_equal(count_keys(ch), 0);
+}
+
+static int
+setup_cluster(void **state)
+{
+	return start(state, urls);
+}
+
+static int
+cluster_main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(
+		    test_cluster_member_dies, setup_cluster, teardown),
+	};
+	char pid[32];
+
+	env(urls, sizeof(urls), "KIWI_ETCD_URLS");
+	env(pid, sizeof(pid), "KIWI_ETCD_MEMBER_PID");
+	member_pid = (pid_t)atol(pid);
+	/* Our own client talks to a member that stays. */
+	snprintf(url, sizeof(url), "%s", strrchr(urls, ',') + 1);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
+
 int
-main(void)
+main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(
@@ -517,8 +974,28 @@ main(void)
 		    test_etcd_unreachable, setup_dead, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_failover_to_second_member, setup_second, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_watch_takeover, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_expiry_takeover, setup_ttl2, teardown),
+		cmocka_unit_test_setup_teardown(test_vouch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_link, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_inherit_alive, setup_inherit, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_inherit_dead, setup_inherit_dead, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_previous_life, setup_past, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_no_flapping, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_shutdown_etcd_stopped, setup, teardown),
 	};
 	char pid[32];
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc > 1 && strcmp(argv[1], "cluster") == 0)
+		return cluster_main();
 
 	env(url, sizeof(url), "KIWI_ETCD_URL");
 	env(dead, sizeof(dead), "KIWI_ETCD_DEAD");

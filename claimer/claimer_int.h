@@ -1,0 +1,91 @@
+/*
+ * The claimer's state, shared by its parts: claimer.c (the loop and
+ * the peers' messages), lease.c (the lease and what the netagent is
+ * told about it), claims.c (one address at a time) and prefix.c (the
+ * read and the watch of every key below KIWI_KEY_PREFIX).
+ */
+#ifndef KIWI_CLAIMER_INT_H
+#define KIWI_CLAIMER_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "claimer/etcd.h"
+#include "claimer/table.h"
+#include "common/config.h"
+
+#define KEY_MAX (sizeof(KIWI_KEY_PREFIX) + KIWI_ADDRSTRLEN)
+/* Most claim and release requests on the way at once. */
+#define INFLIGHT_MAX 32
+/* Leases of an earlier life on this node revoked, remembered. */
+#define PAST_MAX 8
+
+struct claimer {
+	const struct kiwi_config *cfg;
+	struct etcd *etcd;
+	struct table table;
+	int sup_fd;
+	int watcher_fd;
+	int na_fd;
+
+	int64_t lease; /* 0: none */
+	int64_t adopt; /* a lease to try to keep before granting one */
+	int64_t inherited; /* what the supervisor handed over */
+	struct etcd_req *lease_rq; /* grant or keepalive on the way */
+	int64_t lease_sent; /* when lease_rq went out */
+	int64_t renewed; /* when the last good renewal went out */
+	int64_t next_tick;
+	int64_t backoff;
+	int64_t interval; /* between renewals */
+	int64_t safe; /* how long a renewal is trusted */
+	bool etcd_down; /* the last call failed; wait for the tick */
+	bool withdrawn; /* RELEASE_ALL went out for want of renewals */
+	bool vouch_lapsed; /* the netagent let claims go: said once */
+	unsigned int inflight;
+
+	struct etcd_req *read_rq;
+	struct etcd_req *watch_rq;
+	bool have_read; /* the prefix was read once: claims may start */
+	bool watch_up; /* the watch said created */
+	bool watch_warned; /* its loss was logged */
+	int64_t watch_next; /* when to read and watch again; 0: not */
+	int64_t watch_backoff;
+	int64_t past[PAST_MAX];
+	size_t npast;
+
+	bool link_down;
+	bool syncing;
+	bool synced; /* a full set (SYNC_END) has arrived */
+	bool ready_sent;
+	bool done;
+};
+
+/* claims.c */
+const char *claim_ip(const struct claim *cl, char *buf);
+void mark_all_dirty(struct claimer *c);
+void netagent_gone(struct claimer *c, const char *why);
+void release_all(struct claimer *c, bool lost);
+void reconcile(struct claimer *c);
+void claims_on_result(struct claimer *c, const struct kiwi_msg *m);
+/* The netagent withdrew an address on its own (its vouch ran out). */
+void claims_withdrawn(struct claimer *c, struct claim *cl);
+
+/* lease.c */
+bool lease_fresh(const struct claimer *c);
+void lease_tick(struct claimer *c);
+void lease_lost(struct claimer *c);
+void lease_check_deadline(struct claimer *c);
+void lease_drop(struct claimer *c, const char *why);
+void lease_revoke_async(struct claimer *c, int64_t id);
+void etcd_failed(struct claimer *c, const char *what, const char *err);
+void etcd_answered(struct claimer *c);
+int64_t lease_wake(const struct claimer *c);
+
+/* prefix.c */
+void prefix_tick(struct claimer *c);
+void prefix_stop(struct claimer *c);
+/* A lease renewal went to another member than the watch. */
+void prefix_member_changed(struct claimer *c, const char *member);
+int64_t prefix_wake(const struct claimer *c);
+
+#endif

@@ -1,0 +1,369 @@
+/*
+ * One address at a time: claiming its key, telling the netagent to
+ * hold it, withdrawing it and releasing the key.  The rule it serves:
+ * a CLAIM goes out only for a key won on a lease whose last renewal
+ * is still trusted, and an address is withdrawn before its key goes.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "claimer/claimer_int.h"
+#include "common/log.h"
+#include "common/msg.h"
+#include "common/util.h"
+
+const char *
+claim_ip(const struct claim *cl, char *buf)
+{
+	return addr_fmt(&cl->want.addr, buf, KIWI_ADDRSTRLEN);
+}
+
+static void
+make_key(const struct claim *cl, char *key)
+{
+	char ip[KIWI_ADDRSTRLEN];
+
+	snprintf(key, KEY_MAX, "%s%s", KIWI_KEY_PREFIX, claim_ip(cl, ip));
+}
+
+void
+mark_all_dirty(struct claimer *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->table.n; i++)
+		c->table.v[i]->dirty = true;
+}
+
+/* The netagent is gone: nothing is held on this node any more. */
+void
+netagent_gone(struct claimer *c, const char *why)
+{
+	size_t i;
+
+	if (c->na_fd < 0)
+		return;
+	log_warnx("netagent %s: no address is held on this node any more; "
+	          "releasing every claim so other nodes can take them",
+	    why);
+	c->na_fd = -1;
+	for (i = 0; i < c->table.n; i++) {
+		if (c->table.v[i]->state == CL_HELD)
+			c->table.v[i]->state = CL_KEY;
+		c->table.v[i]->pending = 0;
+	}
+	mark_all_dirty(c);
+}
+
+static void
+to_netagent(struct claimer *c, uint8_t type, struct claim *cl)
+{
+	int r;
+
+	if (c->na_fd < 0)
+		return;
+	if (type == MSG_CLAIM)
+		r = msg_send_ipset(c->na_fd, type, &cl->want);
+	else
+		r = msg_send_addr(c->na_fd, type, &cl->want.addr);
+	if (r < 0)
+		netagent_gone(c, "cannot be written to");
+	else if (type == MSG_CLAIM)
+		cl->pending++;
+}
+
+/*
+ * Withdraw everything at once.  The keys stay ours unless the lease
+ * is lost, which took them all.
+ */
+void
+release_all(struct claimer *c, bool lost)
+{
+	size_t i;
+	int r;
+
+	if (c->na_fd >= 0) {
+		r = msg_send(c->na_fd, MSG_RELEASE_ALL, NULL, 0);
+		if (r < 0)
+			netagent_gone(c, "cannot be written to");
+	}
+	for (i = 0; i < c->table.n; i++) {
+		struct claim *cl = c->table.v[i];
+
+		if (lost && cl->state != CL_STANDBY)
+			cl->state = CL_NONE;
+		else if (cl->state == CL_HELD)
+			cl->state = CL_KEY;
+		cl->pending = 0;
+		cl->dirty = true;
+	}
+}
+
+/* etcd failures that say nothing about one key. */
+static bool
+etcd_transport(int r)
+{
+	return r != -EINVAL && r != -EPROTO && r != -ENOENT;
+}
+
+static void
+claim_error(struct claimer *c, struct claim *cl, struct etcd_req *rq,
+    const char *what, int r)
+{
+	char ip[KIWI_ADDRSTRLEN];
+
+	if (r == -ENOENT) {
+		lease_lost(c);
+	} else if (etcd_transport(r)) {
+		etcd_failed(c, what, etcd_req_error(rq));
+	} else if (cl->last_err != r) {
+		cl->last_err = r;
+		log_warnx("%s: %s failed: %s; retrying on the next renewal",
+		    claim_ip(cl, ip), what, etcd_req_error(rq));
+	}
+}
+
+static void
+log_holder(struct claim *cl, const struct ej_holder *h)
+{
+	char ip[KIWI_ADDRSTRLEN], node[KIWI_NODE_MAX + 1];
+
+	if (cl->state == CL_STANDBY && cl->holder_lease == h->lease)
+		return;
+	cl->holder_lease = h->lease;
+	claim_ip(cl, ip);
+	if (ej_parse_claim_value(h->value, h->valuelen, node, sizeof(node)) < 0)
+		log_info("%s is held in etcd by a value that is not kiwi's "
+		         "(lease %" PRId64 "); standing by",
+		    ip, h->lease);
+	else
+		log_info("%s is held by node %s; standing by", ip, node);
+}
+
+/*
+ * The request for cl ended.  false when it no longer matters: it was
+ * made on a lease that is gone, which took any key with it.
+ */
+static bool
+request_ended(struct claimer *c, struct claim *cl, int64_t lease)
+{
+	cl->busy = false;
+	c->inflight--;
+	if (lease == c->lease)
+		return true;
+	if (cl->state == CL_KEY)
+		cl->state = CL_NONE;
+	cl->dirty = true;
+	return false;
+}
+
+static void
+claimed(void *arg, int64_t lease, struct etcd_req *rq, int r)
+{
+	struct claim *cl = arg;
+	struct claimer *c = cl->owner;
+	char ip[KIWI_ADDRSTRLEN];
+	struct ej_holder h;
+
+	if (!request_ended(c, cl, lease))
+		return;
+	r = etcd_claim_answer(rq, r, lease, &h);
+	if (r < 0) {
+		claim_error(c, cl, rq, "claiming", r);
+		return;
+	}
+	etcd_answered(c);
+	cl->last_err = 0;
+	if (r == 0) {
+		log_holder(cl, &h);
+		ej_holder_free(&h);
+		cl->state = CL_STANDBY;
+		return;
+	}
+	log_info("claimed %s for %s", claim_ip(cl, ip), cl->want.service);
+	cl->state = CL_KEY;
+	cl->dirty = true;
+}
+
+static void
+released(void *arg, int64_t lease, struct etcd_req *rq, int r)
+{
+	struct claim *cl = arg;
+	struct claimer *c = cl->owner;
+	char ip[KIWI_ADDRSTRLEN];
+
+	if (!request_ended(c, cl, lease))
+		return;
+	r = etcd_release_answer(rq, r);
+	/* Without the lease the key went with it. */
+	if (r < 0 && r != -ENOENT) {
+		claim_error(c, cl, rq, "releasing", r);
+		return;
+	}
+	if (r >= 0)
+		etcd_answered(c);
+	log_info("released %s%s", claim_ip(cl, ip),
+	    r == 0 ? " (its key was no longer ours)" : "");
+	cl->state = CL_NONE;
+	cl->last_err = 0;
+	cl->dirty = true;
+}
+
+/* Send the claim or release txn for cl; false when it cannot start. */
+static bool
+start_txn(struct claimer *c, struct claim *cl, bool claim)
+{
+	char key[KEY_MAX], ip[KIWI_ADDRSTRLEN], *body, *value = NULL;
+	struct etcd_req *rq;
+
+	make_key(cl, key);
+	if (claim)
+		value = ej_claim_value(
+		    c->cfg->node_name, cl->want.service, claim_ip(cl, ip));
+	if (claim)
+		body = value ? ej_claim_body(key, value, c->lease) : NULL;
+	else
+		body = ej_release_body(key, c->lease);
+	free(value);
+	cl->owner = c;
+	rq = etcd_start(c->etcd, ETCD_TXN, body, claim ? claimed : released,
+	    NULL, cl, c->lease);
+	if (rq == NULL) {
+		log_warnx("%s: %s; retrying on the next renewal",
+		    claim_ip(cl, ip), etcd_error(c->etcd));
+		return false;
+	}
+	cl->busy = true;
+	c->inflight++;
+	return true;
+}
+
+/* Work on one address that is not (or no longer) to be held here. */
+static void
+settle_unheld(struct claimer *c, struct claim *cl)
+{
+	if (cl->state == CL_HELD) {
+		to_netagent(c, MSG_RELEASE, cl);
+		cl->state = CL_KEY;
+		cl->pending = 0;
+	}
+	/* Until the first full set, a key found on our lease may be wanted. */
+	if (cl->adopted && !c->synced && cl->state == CL_KEY)
+		return;
+	if (cl->state != CL_KEY || c->lease == 0) {
+		if (cl->state == CL_KEY)
+			cl->state = CL_NONE;
+		cl->dirty = false;
+		return;
+	}
+	if (c->etcd_down || c->inflight >= INFLIGHT_MAX)
+		return;
+	cl->dirty = false;
+	start_txn(c, cl, false);
+}
+
+/* Bring one dirty address closer to what is wanted. */
+static void
+settle(struct claimer *c, struct claim *cl)
+{
+	if (cl->busy)
+		return;
+	if (!cl->wanted || cl->failed || c->na_fd < 0 || c->link_down) {
+		settle_unheld(c, cl);
+		return;
+	}
+	if (cl->state == CL_HELD) {
+		if (cl->changed)
+			to_netagent(c, MSG_CLAIM, cl);
+		cl->changed = false;
+		cl->dirty = false;
+		return;
+	}
+	if (!lease_fresh(c) || c->etcd_down || !c->have_read)
+		return;
+	if (cl->await_vouch) {
+		cl->dirty = false;
+		return;
+	}
+	if (cl->state != CL_KEY) {
+		if (c->inflight < INFLIGHT_MAX && start_txn(c, cl, true))
+			cl->dirty = false;
+		return;
+	}
+	cl->dirty = false;
+	to_netagent(c, MSG_CLAIM, cl);
+	if (c->na_fd >= 0)
+		cl->state = CL_HELD;
+	cl->changed = false;
+}
+
+/* Start what the dirty addresses need; answers come back later. */
+void
+reconcile(struct claimer *c)
+{
+	size_t i;
+
+	/* No claim or release may outlast the trust in the last renewal. */
+	etcd_set_deadline(c->etcd, lease_fresh(c) ? c->renewed + c->safe : 0);
+	for (i = 0; i < c->table.n; i++)
+		if (c->table.v[i]->dirty)
+			settle(c, c->table.v[i]);
+	etcd_set_deadline(c->etcd, 0);
+	table_sweep(&c->table);
+}
+
+void
+claims_withdrawn(struct claimer *c, struct claim *cl)
+{
+	char ip[KIWI_ADDRSTRLEN];
+
+	if (!c->vouch_lapsed)
+		log_warnx("the netagent withdrew %s and may withdraw more: "
+		          "this node's claims were not vouched for in time; "
+		          "they are claimed again once the lease is renewed",
+		    claim_ip(cl, ip));
+	c->vouch_lapsed = true;
+	if (cl->pending > 0)
+		cl->pending--;
+	if (cl->state == CL_HELD)
+		cl->state = CL_KEY;
+	cl->await_vouch = true;
+	cl->dirty = true;
+}
+
+void
+claims_on_result(struct claimer *c, const struct kiwi_msg *m)
+{
+	char ip[KIWI_ADDRSTRLEN];
+	struct kiwi_addr a;
+	struct claim *cl;
+	int r, err;
+
+	r = msg_decode_result(m->body, m->len, &a, &err);
+	if (r < 0) {
+		log_warnc(r, "ignoring a malformed RESULT from the netagent");
+		return;
+	}
+	cl = table_find(&c->table, &a);
+	if (cl != NULL && err == -ETIMEDOUT) {
+		claims_withdrawn(c, cl);
+		return;
+	}
+	/* Only the answer to the latest CLAIM counts. */
+	if (cl == NULL || cl->pending == 0 || --cl->pending > 0 ||
+	    cl->state != CL_HELD)
+		return;
+	addr_fmt(&a, ip, sizeof(ip));
+	if (err == 0) {
+		log_debug("%s is configured on this node", ip);
+		return;
+	}
+	log_warnx("%s is claimed here but could not be configured: %s; "
+	          "releasing it so another node can take it",
+	    ip, strerror(err < 0 ? -err : err));
+	cl->failed = true;
+	cl->dirty = true;
+}
