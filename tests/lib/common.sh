@@ -8,6 +8,11 @@
 #   etcd_start [NETNS]        start a private etcd on loopback (in NETNS if
 #                             given); sets ETCD_URL, ETCD_PEER_URL and
 #                             ETCD_PID
+#   etcd_cluster_start N [NETNS]
+#                             start an N-member etcd cluster on loopback;
+#                             sets ETCD_URLS (comma-separated client URLs,
+#                             first member first), ETCD_PIDS (their pids,
+#                             in the same order) and ETCD_URL (the first)
 #   wait_for SECONDS CMD...   retry CMD every 0.1 s until it succeeds
 #   fail MESSAGE              print and exit 1
 #   on_exit CMD...            run CMD at exit (last registered runs first)
@@ -103,6 +108,44 @@ etcd_start() {
 		cat "$T_TMP/etcd-$cport.log" >&2
 		fail "etcd did not start"
 	fi
+}
+
+etcd_cluster_start() {
+	local n=$1 ns=${2:-} i exec=() peers="" cports=() pports=() pid
+	[ -n "$ns" ] && exec=(ip netns exec "$ns")
+	for ((i = 1; i <= n; i++)); do
+		cports[$i]=$(free_port)
+		pports[$i]=$(free_port)
+		peers+="${peers:+,}kiwi-c$i=http://127.0.0.1:${pports[$i]}"
+	done
+	ETCD_URLS=""
+	ETCD_PIDS=""
+	for ((i = 1; i <= n; i++)); do
+		"${exec[@]}" etcd --name "kiwi-c$i" \
+			--data-dir "$T_TMP/etcd-c$i-${cports[$i]}" \
+			--listen-client-urls "http://127.0.0.1:${cports[$i]}" \
+			--advertise-client-urls "http://127.0.0.1:${cports[$i]}" \
+			--listen-peer-urls "http://127.0.0.1:${pports[$i]}" \
+			--initial-advertise-peer-urls \
+			"http://127.0.0.1:${pports[$i]}" \
+			--initial-cluster "$peers" \
+			--initial-cluster-token "kiwi-test-$$" \
+			--log-level error \
+			>"$T_TMP/etcd-c$i.log" 2>&1 &
+		pid=$!
+		on_exit "kill $pid; wait $pid"
+		ETCD_PIDS+="${ETCD_PIDS:+ }$pid"
+		ETCD_URLS+="${ETCD_URLS:+,}http://127.0.0.1:${cports[$i]}"
+	done
+	ETCD_URL=${ETCD_URLS%%,*}
+	ETCD_NS=$ns
+	for ((i = 1; i <= n; i++)); do
+		if ! wait_for 30 "${exec[@]}" curl -sf \
+			"http://127.0.0.1:${cports[$i]}/health"; then
+			cat "$T_TMP"/etcd-c*.log >&2
+			fail "etcd member $i of $n did not start"
+		fi
+	done
 }
 
 # etcd_get KEY: the value stored at KEY, or nothing.
