@@ -135,7 +135,7 @@ cidr_parse(const char *s, struct kiwi_cidr *out)
 	memset(out, 0, sizeof(*out));
 	if (s == NULL || strlen(s) >= sizeof(buf))
 		return -EINVAL;
-	strcpy(buf, s);
+	memcpy(buf, s, strlen(s) + 1);
 	slash = strchr(buf, '/');
 	if (slash == NULL)
 		return -EINVAL;

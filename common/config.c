@@ -419,7 +419,7 @@ apply_line(struct kiwi_config *c, char *line)
 		return parse_one(c, o->val, val);
 	if (parse_bool(val, &on) < 0)
 		return -EINVAL;
-	return on ? parse_one(c, o->val, NULL) : 0;
+	return on ? parse_one(c, o->val, val) : 0;
 }
 
 int

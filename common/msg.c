@@ -223,7 +223,7 @@ msg_name_set(char *dst, const char *src)
 		return -ENAMETOOLONG;
 	if (!msg_name_valid(src))
 		return -EINVAL;
-	memcpy(dst, src, strlen(src));
+	memcpy(dst, src, strlen(src) + 1);
 	return 0;
 }
 
