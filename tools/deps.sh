@@ -6,7 +6,7 @@ libcurl4-openssl-dev libjansson-dev libyaml-dev libnl-3-dev libnl-route-3-dev
 libip4tc-dev libip6tc-dev libxtables-dev libcap-ng-dev libcmocka-dev libssl-dev
 openssl
 etcd-server etcd-client iptables iproute2 procps libcap-ng-utils man-db python3-yaml iputils-ping
-dpkg-dev debhelper lintian"
+dpkg-dev debhelper lintian clang libclang-rt-14-dev clang-tidy cppcheck valgrind"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
