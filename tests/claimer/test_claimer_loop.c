@@ -927,6 +927,52 @@ test_cluster_member_dies(void **state)
 	assert_int_equal(count_keys(ch), 0);
 }
 
+/*
+ * The netagent let a claim go on its own (its vouch ran out): the key
+ * stays ours, and the address is claimed again after the next VOUCH.
+ */
+static void
+test_vouch_lapsed(void **state)
+{
+	struct child *ch = *state;
+	struct kiwi_addr a;
+	struct kiwi_msg m;
+	int64_t lease;
+	int vouches;
+
+	desire(ch, "192.168.1.76", 80);
+	expect_claim(ch, "192.168.1.76", 80, 3000, 0);
+	lease = key_lease(ch, "192.168.1.76", NULL, 0);
+	assert_int_equal(addr_parse("192.168.1.76", &a), 0);
+	vouches = seen.vouches;
+	assert_int_equal(msg_send_result(ch->na, &a, -ETIMEDOUT), 0);
+	/* Nothing is released; the next message is a VOUCH, then CLAIM. */
+	expect(ch->na, MSG_VOUCH, 1000 * TTL / 3 + 500, &m);
+	assert_true(side_channel(&m));
+	assert_true(seen.vouches == vouches + 1);
+	expect_claim(ch, "192.168.1.76", 80, 500, 0);
+	assert_int_equal(key_lease(ch, "192.168.1.76", NULL, 0), lease);
+	stop(ch);
+}
+
+/* Our key deleted by someone else: withdrawn at once, claimed again. */
+static void
+test_key_deleted_outside(void **state)
+{
+	struct child *ch = *state;
+	int64_t lease;
+
+	desire(ch, "192.168.1.77", 80);
+	expect_claim(ch, "192.168.1.77", 80, 3000, 0);
+	lease = key_lease(ch, "192.168.1.77", NULL, 0);
+	assert_int_equal(
+	    etcd_release(ch->etcd, "/kiwi/publicips/192.168.1.77", lease), 1);
+	expect_addr(ch, MSG_RELEASE, "192.168.1.77", 300);
+	expect_claim(ch, "192.168.1.77", 80, 1000, 0);
+	assert_int_equal(key_lease(ch, "192.168.1.77", NULL, 0), lease);
+	stop(ch);
+}
+
 static int
 setup_cluster(void **state)
 {
@@ -990,6 +1036,10 @@ main(int argc, char **argv)
 		    test_no_flapping, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_shutdown_etcd_stopped, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_vouch_lapsed, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_key_deleted_outside, setup, teardown),
 	};
 	char pid[32];
 
