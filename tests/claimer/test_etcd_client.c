@@ -5,6 +5,7 @@
  * the gateway).
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -210,6 +211,134 @@ test_not_the_gateway(void **state)
 	etcd_close(e);
 }
 
+struct stream {
+	int lines;
+	struct ej_watch last;
+	bool ended;
+	int r;
+};
+
+static void
+on_line(void *arg, const char *line, size_t len)
+{
+	struct stream *st = arg;
+
+	ej_watch_free(&st->last);
+	assert_int_equal(ej_parse_watch(line, len, &st->last), 0);
+	st->lines++;
+}
+
+static void
+on_end(void *arg, int64_t tag, struct etcd_req *rq, int r)
+{
+	struct stream *st = arg;
+
+	(void)tag;
+	(void)rq;
+	st->ended = true;
+	st->r = r;
+}
+
+/* Run e until st has more than n lines (or ms pass); false on timeout. */
+static bool
+lines_after(struct etcd *e, struct stream *st, int n, int ms)
+{
+	int64_t end = now_ms() + ms;
+
+	while (st->lines <= n && !st->ended && now_ms() < end)
+		assert_int_equal(etcd_poll(e, NULL, 0, 50), 0);
+	return st->lines > n;
+}
+
+static int64_t
+revision(struct etcd *e)
+{
+	struct ej_range rg;
+	int64_t rev;
+
+	assert_int_equal(etcd_range(e, "/kiwi/none/", &rg), 0);
+	rev = rg.revision;
+	ej_range_free(&rg);
+	return rev;
+}
+
+/* A watch stream: created, a PUT without type, a DELETE with prev_kv. */
+static void
+test_watch_events(void **state)
+{
+	static const char key[] = "/kiwi/publicips/10.0.2.1";
+	struct etcd *e = *state;
+	struct stream st = { 0 };
+	struct etcd_req *rq;
+	struct ej_holder h;
+	int64_t l = grant(e, 10);
+
+	rq = etcd_start(e, ETCD_WATCH,
+	    ej_watch_body("/kiwi/publicips/", revision(e) + 1), on_end, on_line,
+	    &st, 0);
+	assert_non_null(rq);
+	assert_true(lines_after(e, &st, 0, 2000));
+	assert_true(st.last.created);
+
+	assert_int_equal(etcd_claim(e, key, "{}", l, &h), 1);
+	assert_true(lines_after(e, &st, 1, 2000));
+	assert_int_equal(st.last.n, 1);
+	assert_false(st.last.ev[0].deleted);
+	assert_string_equal(st.last.ev[0].kv.key, key);
+	assert_int_equal(st.last.ev[0].kv.h.lease, l);
+
+	assert_int_equal(etcd_lease_revoke(e, l), 0);
+	assert_true(lines_after(e, &st, 2, 2000));
+	assert_int_equal(st.last.n, 1);
+	assert_true(st.last.ev[0].deleted);
+	assert_true(st.last.ev[0].has_prev);
+	assert_int_equal(st.last.ev[0].prev.lease, l);
+	assert_false(st.ended);
+	etcd_cancel(rq);
+	ej_watch_free(&st.last);
+}
+
+static void
+compact(struct etcd *e, int64_t rev)
+{
+	struct stream st = { 0 };
+	char body[64];
+
+	snprintf(body, sizeof(body), "{\"revision\":\"%lld\"}", (long long)rev);
+	assert_non_null(etcd_start(
+	    e, "/v3/kv/compaction", strdup(body), on_end, NULL, &st, 0));
+	while (!st.ended)
+		assert_int_equal(etcd_poll(e, NULL, 0, 100), 0);
+	assert_int_equal(st.r, 0);
+}
+
+/* From a compacted revision: cancelled, and the stream stays open. */
+static void
+test_watch_compacted(void **state)
+{
+	struct etcd *e = *state;
+	struct stream st = { 0 };
+	struct etcd_req *rq;
+	int64_t l = grant(e, 10);
+	struct ej_holder h;
+
+	assert_int_equal(
+	    etcd_claim(e, "/kiwi/publicips/10.0.2.2", "{}", l, &h), 1);
+	assert_int_equal(etcd_lease_revoke(e, l), 0);
+	compact(e, revision(e));
+	rq = etcd_start(e, ETCD_WATCH, ej_watch_body("/kiwi/publicips/", 1),
+	    on_end, on_line, &st, 0);
+	assert_non_null(rq);
+	while (lines_after(e, &st, st.lines, 2000) && !st.last.canceled)
+		;
+	assert_true(st.last.canceled);
+	assert_true(st.last.compact_revision > 1);
+	assert_false(lines_after(e, &st, st.lines, 500));
+	assert_false(st.ended);
+	etcd_cancel(rq);
+	ej_watch_free(&st.last);
+}
+
 static void
 test_bad_lists(void **state)
 {
@@ -239,6 +368,8 @@ main(void)
 		cmocka_unit_test(test_deadline),
 		cmocka_unit_test(test_not_the_gateway),
 		cmocka_unit_test(test_bad_lists),
+		cmocka_unit_test(test_watch_events),
+		cmocka_unit_test(test_watch_compacted),
 	};
 
 	env(url, sizeof(url), "KIWI_ETCD_URL");

@@ -412,6 +412,131 @@ test_parse_release_and_count(void **state)
 	    ej_parse_count("{" HDR ",\"count\":\"\"}", &n), -EPROTO);
 }
 
+#define K41 "L2tpd2kvcHVibGljaXBzLzE5Mi4xNjguMS40MQ=="
+
+static void
+test_range_and_watch_bodies(void **state)
+{
+	char *s = ej_range_body("/kiwi/publicips/");
+	json_t *root = json_loads(s, 0, NULL);
+
+	(void)state;
+	assert_string_equal(str_at(root, "key"), "L2tpd2kvcHVibGljaXBzLw==");
+	assert_string_equal(
+	    str_at(root, "range_end"), "L2tpd2kvcHVibGljaXBzMA==");
+	assert_null(json_object_get(root, "count_only"));
+	json_decref(root);
+	free(s);
+
+	s = ej_watch_body("/kiwi/publicips/", 12);
+	root = json_loads(s, 0, NULL);
+	assert_string_equal(
+	    str_at(root, "create_request.key"), "L2tpd2kvcHVibGljaXBzLw==");
+	assert_string_equal(str_at(root, "create_request.range_end"),
+	    "L2tpd2kvcHVibGljaXBzMA==");
+	assert_string_equal(
+	    str_at(root, "create_request.start_revision"), "12");
+	assert_true(json_is_true(json_object_get(
+	    json_object_get(root, "create_request"), "prev_kv")));
+	json_decref(root);
+	free(s);
+}
+
+static void
+test_parse_range(void **state)
+{
+	struct ej_range rg;
+
+	(void)state;
+	assert_int_equal(ej_parse_range("{" HDR "}", &rg), 0);
+	assert_int_equal(rg.revision, 7);
+	assert_int_equal(rg.n, 0);
+	ej_range_free(&rg);
+
+	assert_int_equal(ej_parse_range("{" HDR ",\"kvs\":[{\"key\":\"" K41
+	                                "\",\"value\":\"eyJhIjoxfQ==\","
+	                                "\"lease\":\"42\"},{\"key\":\"L2s=\"}"
+	                                "],\"count\":\"2\"}",
+	                     &rg),
+	    0);
+	assert_int_equal(rg.n, 2);
+	assert_string_equal(rg.kvs[0].key, "/kiwi/publicips/192.168.1.41");
+	assert_int_equal(rg.kvs[0].h.lease, 42);
+	assert_string_equal(rg.kvs[0].h.value, "{\"a\":1}");
+	assert_string_equal(rg.kvs[1].key, "/k");
+	assert_int_equal(rg.kvs[1].h.lease, 0);
+	assert_int_equal(rg.kvs[1].h.valuelen, 0);
+	ej_range_free(&rg);
+
+	/* No header, a pair without a key, bad base64. */
+	assert_int_equal(ej_parse_range("{\"kvs\":[]}", &rg), -EPROTO);
+	assert_int_equal(
+	    ej_parse_range("{" HDR ",\"kvs\":[{\"lease\":\"1\"}]}", &rg),
+	    -EPROTO);
+	assert_int_equal(
+	    ej_parse_range("{" HDR ",\"kvs\":[{\"key\":\"%%\"}]}", &rg),
+	    -EPROTO);
+	assert_int_equal(ej_parse_range("{" HDR ",\"kvs\":{}}", &rg), -EPROTO);
+}
+
+static void
+watch_line(const char *line, struct ej_watch *w)
+{
+	assert_int_equal(ej_parse_watch(line, strlen(line), w), 0);
+}
+
+static void
+test_parse_watch(void **state)
+{
+	struct ej_watch w;
+	const char *bad[] = { "", "{}", "[1]", "{\"result\":5}",
+		"{\"error\":{\"grpc_code\":3,\"message\":\"x\"}}",
+		"{\"result\":{" HDR ",\"events\":[{\"kv\":{}}]}}",
+		"{\"result\":{" HDR ",\"events\":[{\"type\":\"X\",\"kv\":"
+		"{\"key\":\"L2s=\"}}]}}" };
+	size_t i;
+
+	(void)state;
+	/* The first watch has id 0, which is left out. */
+	watch_line("{\"result\":{" HDR ",\"created\":true}}", &w);
+	assert_true(w.created);
+	assert_false(w.canceled);
+	assert_int_equal(w.revision, 7);
+	assert_int_equal(w.n, 0);
+	ej_watch_free(&w);
+
+	/* A PUT has no type; a DELETE carries the pair before. */
+	watch_line("{\"result\":{" HDR ",\"events\":[{\"kv\":{\"key\":\"" K41
+	           "\",\"value\":\"eyJhIjoxfQ==\",\"lease\":\"9\"}},"
+	           "{\"type\":\"DELETE\",\"kv\":{\"key\":\"" K41
+	           "\",\"mod_revision\":\"8\"},\"prev_kv\":{\"key\":\"" K41
+	           "\",\"value\":\"eyJhIjoxfQ==\",\"lease\":\"9\"}}]}}",
+	    &w);
+	assert_false(w.created);
+	assert_int_equal(w.n, 2);
+	assert_false(w.ev[0].deleted);
+	assert_int_equal(w.ev[0].kv.h.lease, 9);
+	assert_false(w.ev[0].has_prev);
+	assert_true(w.ev[1].deleted);
+	assert_string_equal(w.ev[1].kv.key, "/kiwi/publicips/192.168.1.41");
+	assert_int_equal(w.ev[1].kv.h.lease, 0);
+	assert_true(w.ev[1].has_prev);
+	assert_int_equal(w.ev[1].prev.lease, 9);
+	ej_watch_free(&w);
+
+	/* A compacted start: cancelled, the stream stays open. */
+	watch_line("{\"result\":{" HDR ",\"watch_id\":\"1\",\"canceled\":true,"
+	           "\"compact_revision\":\"5\"}}",
+	    &w);
+	assert_true(w.canceled);
+	assert_int_equal(w.compact_revision, 5);
+	ej_watch_free(&w);
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(
+		    ej_parse_watch(bad[i], strlen(bad[i]), &w), -EPROTO);
+}
+
 int
 main(void)
 {
@@ -430,6 +555,9 @@ main(void)
 		cmocka_unit_test(test_parse_claim_lost),
 		cmocka_unit_test(test_parse_claim_bad),
 		cmocka_unit_test(test_parse_release_and_count),
+		cmocka_unit_test(test_range_and_watch_bodies),
+		cmocka_unit_test(test_parse_range),
+		cmocka_unit_test(test_parse_watch),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
