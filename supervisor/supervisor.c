@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <net/if.h>
 #include <poll.h>
 #include <signal.h>
@@ -62,6 +63,8 @@ struct channels {
 
 /* Whether the claimer has said the first full set is handled. */
 static bool ready;
+/* The lease the last claimer reported, for the next one to adopt. */
+static int64_t lease_id;
 
 static struct worker workers[W_COUNT] = {
 	[W_NETAGENT] = { "kiwi-netagent", -1, -1, false },
@@ -145,6 +148,7 @@ run_worker(int idx, const struct kiwi_config *cfg, const struct kiwi_user *u,
 		return netagent_main(cfg, ch->sup_n[1], ch->c_n[1], lock_fd);
 	case W_CLAIMER:
 		priv_drop(u, false);
+		claimer_inherit_lease(lease_id);
 		return claimer_main(cfg, ch->sup_c[1], ch->w_c[1], ch->c_n[0]);
 	case W_WATCHER:
 		/* Credentials may be root's only: read them before the drop. */
@@ -279,7 +283,33 @@ read_signals(int sig_fd)
 	return stop;
 }
 
-/* A worker's message to the supervisor: only the claimer's READY. */
+static void
+claimer_ready(void)
+{
+	if (!ready)
+		log_info("ready: the first full set of Services is reconciled");
+	ready = true;
+	notify_send("READY=1\nSTATUS=holding claimed IPs");
+}
+
+/*
+ * A claimer that dies leaves its keys on a lease nobody renews; the next
+ * claimer adopts it if it is still alive, and holds them again at once.
+ */
+static void
+claimer_lease(const struct kiwi_msg *m)
+{
+	uint64_t id;
+
+	if (msg_decode_u64(m->body, m->len, &id) < 0 || id > INT64_MAX) {
+		log_warnx("kiwi-claimer sent a malformed LEASE, ignoring");
+		return;
+	}
+	lease_id = (int64_t)id;
+	log_debug("claims are on lease %" PRId64, lease_id);
+}
+
+/* A worker's message to the supervisor: the claimer's READY and LEASE. */
 static void
 worker_message(int idx)
 {
@@ -288,16 +318,13 @@ worker_message(int idx)
 	int rc;
 
 	while ((rc = msg_recv(w->fd, &m)) > 0) {
-		if (idx == W_CLAIMER && m.type == MSG_READY && m.len == 0) {
-			if (!ready)
-				log_info("ready: the first full set of"
-				         " Services is reconciled");
-			ready = true;
-			notify_send("READY=1\nSTATUS=holding claimed IPs");
-			continue;
-		}
-		log_warnx("%s sent an unexpected %s message, ignoring", w->name,
-		    msg_type_name(m.type));
+		if (idx == W_CLAIMER && m.type == MSG_READY && m.len == 0)
+			claimer_ready();
+		else if (idx == W_CLAIMER && m.type == MSG_LEASE)
+			claimer_lease(&m);
+		else
+			log_warnx("%s sent an unexpected %s message, ignoring",
+			    w->name, msg_type_name(m.type));
 	}
 	if (rc == 0 || (rc < 0 && rc != -EAGAIN)) {
 		/* Closed or broken: reap() tells the rest. */
