@@ -235,6 +235,7 @@ announce_run(struct announcer *an, const struct kiwi_link *l, int64_t now)
 	size_t i = 0;
 	int rc, next = -1;
 
+	/* XXX Only Ethernet: other link types move without a word. */
 	if (an->n > 0 && (!link_usable(l) || !l->ether)) {
 		log_debug("%s is not an Ethernet link that is up: no "
 		          "announcements",

@@ -66,6 +66,7 @@ fmt(const struct kiwi_addr *a, char *buf)
 	return addr_fmt(a, buf, KIWI_ADDRSTRLEN);
 }
 
+/* XXX Linear: with the cap of 16384, each CLAIM scans every address. */
 static ssize_t
 held_find(const struct netagent *na, const struct kiwi_addr *a)
 {
@@ -349,6 +350,9 @@ on_release_all(struct netagent *na, const struct kiwi_msg *m)
 /*
  * The claimer vouches for every claim so far for ms from now; never
  * for longer than the TTL, whatever it says.
+ * XXX VOUCH carries no send time: one that waited in the socket (the
+ * netagent stalled on the xtables lock, or stopped) counts from when
+ * it is read, so the claimer must leave that much margin.
  */
 static int
 on_vouch(struct netagent *na, const struct kiwi_msg *m)
@@ -403,7 +407,12 @@ renew_failed(void *arg, size_t i, int error)
 		na->lapsed[na->nlapsed++] = na->held[i].addr;
 }
 
-/* Give every held address a new lifetime, in one pipelined batch. */
+/*
+ * Give every held address a new lifetime, in one pipelined batch.
+ * XXX Every VOUCH renews every address: with the cap of 16384 that is
+ * 16384 requests per VOUCH.  The MARK rules have no lifetime: after a
+ * freeze or a kill they stay until the next start sweeps the chain.
+ */
 static void
 renew(struct netagent *na)
 {

@@ -309,6 +309,9 @@ refresh_send(struct kiwi_iface *n, const struct kiwi_ipset *sets, size_t from,
 /*
  * The kernel answers each request with its own message, in order, so
  * one wait per request pairs them up.
+ * XXX A replace also creates: an address the kernel dropped comes back
+ * unannounced, and one with the same address that someone else added
+ * since the claim gets kiwi's lifetime.
  */
 int
 iface_refresh(struct kiwi_iface *n, const struct kiwi_ipset *sets, size_t nsets,

@@ -19,7 +19,11 @@
 #include "common/addr.h"
 #include "common/msg.h"
 
-/* Not one of the kernel's IFAPROT_* values; "k" for kiwi. */
+/*
+ * Not one of the kernel's IFAPROT_* values; "k" for kiwi.
+ * XXX Nothing reserves it: another program using the same value would
+ * have its IPv6 addresses on this interface swept.
+ */
 #define KIWI_IFA_PROTO 0x6b
 
 struct nl_sock;
