@@ -10,6 +10,7 @@ ip_a=198.51.100.30
 node=$(netns_new notify)
 ip -n "$node" link add kiwi0 type veth peer name peer0
 ip -n "$node" link set kiwi0 up
+ip -n "$node" link set peer0 up
 etcd_start "$node"
 cat >"$T_TMP/seed.json" <<JSON
 [{"apiVersion": "v1", "kind": "Service",
