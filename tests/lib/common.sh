@@ -40,7 +40,11 @@ t_run_cleanup() {
 	for i in $(ip netns list 2>/dev/null | awk '{print $1}'); do
 		case $i in kiwi-t-*-$$) ip netns del "$i" ;; esac
 	done
-	rm -rf "$T_TMP"
+	if [ -n "${KIWI_TEST_KEEP:-}" ]; then
+		echo "keeping $T_TMP" >&2
+	else
+		rm -rf "$T_TMP"
+	fi
 	exit $rc
 }
 trap t_run_cleanup EXIT

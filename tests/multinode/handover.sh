@@ -13,9 +13,11 @@ mn_wait_holder $ip_b 15 >/dev/null || fail "nobody holds $ip_b"
 sleep 1
 for round in 1 2; do
 	h=$(mn_holder $ip_a)
+	moving=$ip_a
+	[ "$(mn_holder $ip_b)" = "$h" ] && moving="$moving $ip_b"
 	t0=$(mn_now)
 	mn_stop "$h"
-	for ip in $ip_a $ip_b; do
+	for ip in $moving; do
 		wait_for 5 mn_taken_after $ip $t0 ||
 			{ cat "$T_TMP/sampler.log"; fail "$ip not taken over"; }
 	done
