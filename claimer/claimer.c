@@ -397,7 +397,14 @@ setup(struct claimer *c, const struct kiwi_config *cfg, int fds[3])
 			return r;
 		}
 	}
-	return etcd_open(&c->etcd, cfg->etcd_endpoints);
+	r = etcd_open(&c->etcd, cfg->etcd_endpoints);
+	/*
+	 * A renewal that meets a hung member must still reach another
+	 * before the trust in the last one ends (interval + this < safe).
+	 */
+	if (r == 0)
+		etcd_set_attempt(c->etcd, (long)(c->interval / 2));
+	return r;
 }
 
 int

@@ -53,6 +53,7 @@ struct etcd {
 	size_t nmembers;
 	size_t cur;
 	int64_t deadline;
+	long attempt_ms;
 	struct etcd_req *reqs;
 	bool performing; /* inside curl: handles may not be removed */
 	char err[ETCD_ERR_MAX];
@@ -183,6 +184,12 @@ void
 etcd_set_deadline(struct etcd *e, int64_t ms)
 {
 	e->deadline = ms;
+}
+
+void
+etcd_set_attempt(struct etcd *e, long ms)
+{
+	e->attempt_ms = ms;
 }
 
 const char *
@@ -321,11 +328,16 @@ attempt(struct etcd_req *rq)
 {
 	char url[1200];
 	long ms = budget(rq);
+	size_t left = rq->e->nmembers - rq->tried;
 
 	if (ms < 0) {
 		set_err(rq, "no time left to reach etcd");
 		return -ETIMEDOUT;
 	}
+	/* A member that hangs must not use up the time of the others. */
+	if (ms > 0 && left > 1 && rq->e->attempt_ms > 0 &&
+	    ms > rq->e->attempt_ms)
+		ms = rq->e->attempt_ms;
 	snprintf(
 	    url, sizeof(url), "%s%s", rq->e->members[rq->member], rq->path);
 	rq->resplen = 0;

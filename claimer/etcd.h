@@ -67,6 +67,12 @@ void etcd_close(struct etcd *e);
  * keep its own deadlines.
  */
 void etcd_set_deadline(struct etcd *e, int64_t ms);
+/*
+ * The longest one member may take to answer while others are left to
+ * try (0: the whole call's time), so that one that hangs does not use
+ * up the time of the rest.
+ */
+void etcd_set_attempt(struct etcd *e, long ms);
 const char *etcd_error(const struct etcd *e);
 /* The member that answered last (or will be tried first). */
 const char *etcd_member(const struct etcd *e);

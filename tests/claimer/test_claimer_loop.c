@@ -973,6 +973,42 @@ test_key_deleted_outside(void **state)
 	stop(ch);
 }
 
+/*
+ * The member the claimer talks to stops (hangs): renewals move on to
+ * another member in time, the watch follows, nothing is withdrawn.
+ */
+static void
+test_cluster_member_hangs(void **state)
+{
+	struct child *ch = *state;
+	struct kiwi_msg m;
+	int64_t lease, other, start;
+
+	desire(ch, "192.168.1.82", 80);
+	expect_claim(ch, "192.168.1.82", 80, 3000, 0);
+	lease = key_lease(ch, "192.168.1.82", NULL, 0);
+	other = other_holds(ch, "192.168.1.83", 30, "n2");
+	desire(ch, "192.168.1.83", 80);
+	expect_none(ch->na, 500);
+
+	assert_int_equal(kill(member_pid, SIGSTOP), 0);
+	if (next_msg(ch->na, 0, 3000 * TTL, &m))
+		fail_msg("unexpected %s", msg_type_name(m.type));
+	read_sup(ch);
+	assert_int_equal(seen.leases, 1);
+	assert_int_equal(key_lease(ch, "192.168.1.82", NULL, 0), lease);
+
+	start = now_ms();
+	assert_int_equal(etcd_lease_revoke(ch->etcd, other), 0);
+	expect_claim(ch, "192.168.1.83", 80, 3000, 0);
+	printf("watch takeover with the member hung: %" PRId64 " ms\n",
+	    now_ms() - start);
+	assert_true(now_ms() - start < 300);
+	assert_int_equal(kill(member_pid, SIGCONT), 0);
+	stop(ch);
+	assert_int_equal(count_keys(ch), 0);
+}
+
 static int
 setup_cluster(void **state)
 {
@@ -983,6 +1019,8 @@ static int
 cluster_main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(
+		    test_cluster_member_hangs, setup_cluster, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_cluster_member_dies, setup_cluster, teardown),
 	};
