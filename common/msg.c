@@ -21,6 +21,7 @@ static const char *const msg_names[] = {
 	[MSG_VOUCH] = "VOUCH",
 	[MSG_LINK] = "LINK",
 	[MSG_LEASE] = "LEASE",
+	[MSG_DETACH] = "DETACH",
 };
 
 const char *

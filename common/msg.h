@@ -20,7 +20,7 @@
  * Bodies:
  *
  *   (empty)   SHUTDOWN, SYNC_BEGIN, SYNC_END, RELEASE_ALL, RELEASE_ALL_DONE,
- *             READY
+ *             READY, DETACH
  *
  *   addr      UNDESIRE, RELEASE                            20 bytes
  *	offset 0  u8   family     4 or 6
@@ -93,7 +93,8 @@ enum kiwi_msg_type {
 	MSG_VOUCH = 12, /* claimer -> netagent: claims hold for valid_ms */
 	MSG_LINK = 13, /* netagent -> claimer: the interface is up or down */
 	MSG_LEASE = 14, /* claimer -> supervisor: the lease claims are on */
-	MSG_TYPE_MAX = 14,
+	MSG_DETACH = 15, /* supervisor -> claimer: withdraw, exit, keep lease */
+	MSG_TYPE_MAX = 15,
 };
 
 enum kiwi_proto {

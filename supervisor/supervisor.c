@@ -381,16 +381,16 @@ await_worker(int idx, int sig_fd, int ms, bool *all_ok)
 }
 
 static void
-tell_shutdown(int idx)
+tell(int idx, uint8_t type)
 {
 	struct worker *w = &workers[idx];
 	int rc;
 
 	if (!w->running || w->fd < 0)
 		return;
-	if ((rc = msg_send(w->fd, MSG_SHUTDOWN, NULL, 0)) < 0)
-		log_debug(
-		    "cannot tell %s to shut down: %s", w->name, strerror(-rc));
+	if ((rc = msg_send(w->fd, type, NULL, 0)) < 0)
+		log_debug("cannot tell %s %s: %s", w->name, msg_type_name(type),
+		    strerror(-rc));
 }
 
 /*
@@ -398,16 +398,23 @@ tell_shutdown(int idx)
  * then has the netagent withdraw every address before it revokes its
  * lease, so another node never holds an IP that this one still
  * answers for; last the netagent removes its chain and leftovers.
+ *
+ * Before a restart the claimer detaches instead: it withdraws but keeps
+ * its lease, so the claims stay this node's for the next claimer to
+ * adopt, rather than moving to another node and back.  A netagent that
+ * died may have left addresses in the kernel; with the lease kept, no
+ * other node can take them until the new netagent has swept them or
+ * their lifetime has run out.
  */
 static bool
-shutdown_all(int sig_fd)
+shutdown_all(int sig_fd, bool restart)
 {
 	bool ok = true;
 
-	tell_shutdown(W_WATCHER);
-	tell_shutdown(W_CLAIMER);
+	tell(W_WATCHER, MSG_SHUTDOWN);
+	tell(W_CLAIMER, restart ? MSG_DETACH : MSG_SHUTDOWN);
 	await_worker(W_CLAIMER, sig_fd, CLAIMER_GRACE_MS, &ok);
-	tell_shutdown(W_NETAGENT);
+	tell(W_NETAGENT, MSG_SHUTDOWN);
 	await_worker(W_NETAGENT, sig_fd, NETAGENT_GRACE_MS, &ok);
 	await_worker(W_WATCHER, sig_fd, WATCHER_GRACE_MS, &ok);
 	return ok;
@@ -576,7 +583,7 @@ run_generation(const struct kiwi_config *cfg, const struct kiwi_user *u,
 	rc = rc == 0 ? monitor(sig_fd, wd_ms) : 1;
 	if (rc == 0)
 		notify_send("STOPPING=1\nSTATUS=withdrawing addresses");
-	*stopped_ok = shutdown_all(sig_fd);
+	*stopped_ok = shutdown_all(sig_fd, rc != 0);
 	close_sup_ends();
 	return rc;
 }
