@@ -1,13 +1,16 @@
 /*
  * The claimer's loop: messages from the supervisor, the watcher and
- * the netagent, and a timer that renews the lease.
+ * the netagent, and every etcd request, all in one poll; no request
+ * ever holds the loop up.
  *
  * The one rule everything here serves: the netagent holds an address
  * only while this node's key for it exists in etcd.  So a CLAIM goes
  * out only after the key was won on a lease renewed recently, every
  * address is withdrawn (RELEASE / RELEASE_ALL) before its key can go,
  * and when renewals stop for too long everything is withdrawn before
- * the lease could expire on etcd's side.
+ * the lease could expire on etcd's side.  The netagent is told for how
+ * long each renewal vouches for the claims, and lets them go by itself
+ * when that runs out, should this process hang.
  */
 #include "claimer/claimer.h"
 
@@ -347,9 +350,9 @@ shutdown_claims(struct claimer *c, struct kiwi_msg *m)
 {
 	int r;
 
-	prefix_stop(c);
-	etcd_cancel(c->lease_rq);
-	c->lease_rq = NULL;
+	/* No answer may change anything from here on. */
+	etcd_cancel_all(c->etcd);
+	c->read_rq = c->watch_rq = c->lease_rq = NULL;
 	if (!withdraw_for_exit(c, m) && c->lease != 0) {
 		/* Revoking now could leave an address on two nodes. */
 		log_warnx("netagent did not confirm it dropped every address; "

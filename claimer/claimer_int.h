@@ -53,6 +53,10 @@ struct claimer {
 	int64_t past[PAST_MAX];
 	size_t npast;
 
+	/*
+	 * XXX: until the netagent's first LINK the interface counts as
+	 * usable; a CLAIM on a dead one is refused by the netagent.
+	 */
 	bool link_down;
 	bool syncing;
 	bool synced; /* a full set (SYNC_END) has arrived */
@@ -83,7 +87,6 @@ int64_t lease_wake(const struct claimer *c);
 
 /* prefix.c */
 void prefix_tick(struct claimer *c);
-void prefix_stop(struct claimer *c);
 /* A lease renewal went to another member than the watch. */
 void prefix_member_changed(struct claimer *c, const char *member);
 int64_t prefix_wake(const struct claimer *c);

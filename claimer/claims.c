@@ -250,7 +250,11 @@ settle_unheld(struct claimer *c, struct claim *cl)
 		cl->state = CL_KEY;
 		cl->pending = 0;
 	}
-	/* Until the first full set, a key found on our lease may be wanted. */
+	/*
+	 * Until the first full set, a key found on our lease may be
+	 * wanted.  XXX: a watcher that never completes a set keeps such
+	 * keys until shutdown.
+	 */
 	if (cl->adopted && !c->synced && cl->state == CL_KEY)
 		return;
 	if (cl->state != CL_KEY || c->lease == 0) {

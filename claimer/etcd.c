@@ -164,14 +164,20 @@ req_free(struct etcd_req *rq)
 }
 
 void
+etcd_cancel_all(struct etcd *e)
+{
+	while (e->reqs != NULL)
+		req_free(e->reqs);
+}
+
+void
 etcd_close(struct etcd *e)
 {
 	size_t i;
 
 	if (e == NULL)
 		return;
-	while (e->reqs != NULL)
-		req_free(e->reqs);
+	etcd_cancel_all(e);
 	if (e->multi != NULL)
 		curl_multi_cleanup(e->multi);
 	curl_slist_free_all(e->headers);

@@ -88,6 +88,8 @@ struct etcd_req *etcd_start(struct etcd *e, const char *path, char *body,
     etcd_done_fn fn, etcd_line_fn line, void *arg, int64_t tag);
 /* Stop a request; its callback does not run. */
 void etcd_cancel(struct etcd_req *rq);
+/* Stop every request (not from a callback). */
+void etcd_cancel_all(struct etcd *e);
 const char *etcd_req_error(const struct etcd_req *rq);
 /* The answer's body (NUL-terminated), once the request ended. */
 const char *etcd_req_answer(const struct etcd_req *rq);

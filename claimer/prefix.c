@@ -76,9 +76,9 @@ found_past(struct claimer *c, const struct ej_kv *kv)
 	         "that lease; node names must be unique in the cluster, or "
 	         "this takes another node's addresses away",
 	    kv->key, kv->h.lease);
-	c->past[c->npast++ % PAST_MAX] = kv->h.lease;
-	if (c->npast > PAST_MAX)
-		c->npast = PAST_MAX;
+	if (c->npast == PAST_MAX)
+		memmove(c->past, c->past + 1, --c->npast * sizeof(*c->past));
+	c->past[c->npast++] = kv->h.lease;
 	lease_revoke_async(c, kv->h.lease);
 }
 
@@ -99,6 +99,7 @@ found_key(struct claimer *c, const struct ej_kv *kv)
 	}
 }
 
+/* XXX: every restart of the watch reads the whole prefix again. */
 static void
 apply_range(struct claimer *c, const struct ej_range *rg)
 {
@@ -278,17 +279,15 @@ prefix_tick(struct claimer *c)
 		watch_down(c, etcd_error(c->etcd));
 }
 
-void
-prefix_stop(struct claimer *c)
-{
-	etcd_cancel(c->read_rq);
-	etcd_cancel(c->watch_rq);
-	c->read_rq = c->watch_rq = NULL;
-}
-
 /*
  * A member that is stopped or cut off keeps a watch open and silent:
  * once renewals go to another member, watch there.
+ *
+ * XXX: a member cut off from the quorum that still answers nothing
+ * moves the renewals; one that keeps answering reads (serializable)
+ * is not noticed, and the gateway offers no require-leader option, so
+ * takeover then falls back to the holder's key expiring and being
+ * seen on the next move or restart of the watch.
  */
 void
 prefix_member_changed(struct claimer *c, const char *member)
