@@ -498,9 +498,13 @@ on_shutdown(struct netagent *na, const struct kiwi_msg *m)
 static void
 claimer_end(struct netagent *na, const char *reason)
 {
-	log_warnx("%s; withdrawing all %zu addresses, since nobody vouches for "
-	          "them any more",
-	    reason, na->nheld);
+	/* A claimer that exits in order has had everything withdrawn. */
+	if (na->nheld == 0)
+		log_debug("%s; no address was held", reason);
+	else
+		log_warnx("%s; withdrawing all %zu addresses, since nobody "
+		          "vouches for them any more",
+		    reason, na->nheld);
 	close(na->fds[PEER_CLAIMER]);
 	na->fds[PEER_CLAIMER] = -1;
 	outbox_clear(&na->out);
