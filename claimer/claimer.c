@@ -212,9 +212,11 @@ dispatch(struct claimer *c, int fd, const struct kiwi_msg *m)
 	    : fd == c->watcher_fd          ? "watcher"
 	                                   : "netagent";
 
-	if (fd == c->sup_fd && m->type == MSG_SHUTDOWN)
+	if (fd == c->sup_fd &&
+	    (m->type == MSG_SHUTDOWN || m->type == MSG_DETACH)) {
 		c->done = true;
-	else if (fd == c->watcher_fd && m->type == MSG_DESIRE)
+		c->detach = m->type == MSG_DETACH;
+	} else if (fd == c->watcher_fd && m->type == MSG_DESIRE)
 		on_desire(c, m);
 	else if (fd == c->watcher_fd && m->type == MSG_UNDESIRE)
 		on_undesire(c, m);
@@ -353,6 +355,16 @@ shutdown_claims(struct claimer *c, struct kiwi_msg *m)
 	/* No answer may change anything from here on. */
 	etcd_cancel_all(c->etcd);
 	c->read_rq = c->watch_rq = c->lease_rq = NULL;
+	if (c->detach) {
+		withdraw_for_exit(c, m);
+		if (c->lease != 0)
+			log_info(
+			    "detached: every address withdrawn, lease %" PRId64
+			    " kept for the next claimer (it expires in %u s "
+			    "unless renewed)",
+			    c->lease, c->cfg->ttl);
+		return;
+	}
 	if (!withdraw_for_exit(c, m) && c->lease != 0) {
 		/* Revoking now could leave an address on two nodes. */
 		log_warnx("netagent did not confirm it dropped every address; "

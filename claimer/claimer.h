@@ -19,10 +19,12 @@
 void claimer_inherit_lease(int64_t id);
 
 /*
- * Run until MSG_SHUTDOWN (or EOF) on sup_fd.  Sends MSG_LEASE on
- * sup_fd whenever the lease changes (0: none).  On shutdown: RELEASE_ALL
- * to the netagent, wait for RELEASE_ALL_DONE (bounded), revoke the
- * lease, return 0.  Returns the process exit status.
+ * Run until MSG_SHUTDOWN, MSG_DETACH (or EOF) on sup_fd.  Sends
+ * MSG_LEASE on sup_fd whenever the lease changes (0: none).  On
+ * shutdown: RELEASE_ALL to the netagent, wait for RELEASE_ALL_DONE
+ * (bounded), revoke the lease, return 0.  On DETACH the same, but the
+ * lease is left alive for the next claimer to inherit.  Returns the
+ * process exit status.
  */
 int claimer_main(
     const struct kiwi_config *cfg, int sup_fd, int watcher_fd, int netagent_fd);

@@ -62,6 +62,7 @@ struct claimer {
 	bool synced; /* a full set (SYNC_END) has arrived */
 	bool ready_sent;
 	bool done;
+	bool detach; /* leave the lease to the next claimer */
 };
 
 /* claims.c */

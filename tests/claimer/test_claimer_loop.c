@@ -843,6 +843,45 @@ test_previous_life(void **state)
 	stop(ch);
 }
 
+/*
+ * DETACH (before a restart): withdrawn, the lease and keys kept; a
+ * claimer that inherits the lease holds the address again without a
+ * new lease.
+ */
+static void
+test_detach_then_inherit(void **state)
+{
+	struct child *ch = *state;
+	struct kiwi_msg m;
+	int64_t lease;
+	int status;
+
+	desire(ch, "192.168.1.78", 80);
+	expect_claim(ch, "192.168.1.78", 80, 3000, 0);
+	read_sup(ch);
+	lease = (int64_t)seen.lease;
+	assert_int_equal(key_lease(ch, "192.168.1.78", NULL, 0), lease);
+	assert_int_equal(msg_send(ch->sup, MSG_DETACH, NULL, 0), 0);
+	expect(ch->na, MSG_RELEASE_ALL, 300, &m);
+	assert_int_equal(msg_send(ch->na, MSG_RELEASE_ALL_DONE, NULL, 0), 0);
+	assert_int_equal(waitpid(ch->pid, &status, 0), ch->pid);
+	ch->pid = 0;
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(key_lease(ch, "192.168.1.78", NULL, 0), lease);
+
+	teardown(state);
+	spawn_inherit = lease;
+	start(state, url);
+	ch = *state;
+	desire(ch, "192.168.1.78", 80);
+	expect_claim(ch, "192.168.1.78", 80, 2000, 0);
+	read_sup(ch);
+	assert_int_equal(seen.leases, 1);
+	assert_int_equal((int64_t)seen.lease, lease);
+	stop(ch);
+	assert_int_equal(count_keys(ch), 0);
+}
+
 /* Another node's live lease is never taken over, however long. */
 static void
 test_no_flapping(void **state)
@@ -1053,6 +1092,8 @@ main(int argc, char **argv)
 		    test_inherit_dead, setup_inherit_dead, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_previous_life, setup_past, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_detach_then_inherit, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_no_flapping, setup, teardown),
 		cmocka_unit_test_setup_teardown(
