@@ -345,13 +345,24 @@ count_keys(struct child *ch)
 	return n;
 }
 
+/* The child exits, with status 0. */
+static void
+reap(struct child *ch)
+{
+	int status;
+
+	assert_int_equal(waitpid(ch->pid, &status, 0), ch->pid);
+	ch->pid = 0;
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 /* SHUTDOWN: RELEASE_ALL, we confirm, the child exits 0. */
 static void
 stop(struct child *ch)
 {
 	struct pollfd p = { .fd = ch->na, .events = POLLIN };
 	struct kiwi_msg m;
-	int status;
 
 	assert_int_equal(msg_send(ch->sup, MSG_SHUTDOWN, NULL, 0), 0);
 	for (;;) {
@@ -363,10 +374,7 @@ stop(struct child *ch)
 	}
 	assert_int_equal(m.type, MSG_RELEASE_ALL);
 	assert_int_equal(msg_send(ch->na, MSG_RELEASE_ALL_DONE, NULL, 0), 0);
-	assert_int_equal(waitpid(ch->pid, &status, 0), ch->pid);
-	ch->pid = 0;
-	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 0);
+	reap(ch);
 }
 
 static void
@@ -502,7 +510,6 @@ static void
 test_netagent_gone(void **state)
 {
 	struct child *ch = *state;
-	int status;
 
 	desire(ch, "192.168.1.51", 80);
 	expect_claim(ch, "192.168.1.51", 80, 3000, 0);
@@ -511,10 +518,7 @@ test_netagent_gone(void **state)
 	ch->na = -1;
 	wait_key_gone(ch, "192.168.1.51", 3000);
 	assert_int_equal(msg_send(ch->sup, MSG_SHUTDOWN, NULL, 0), 0);
-	assert_int_equal(waitpid(ch->pid, &status, 0), ch->pid);
-	ch->pid = 0;
-	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 0);
+	reap(ch);
 	assert_int_equal(count_keys(ch), 0);
 }
 
@@ -854,7 +858,6 @@ test_detach_then_inherit(void **state)
 	struct child *ch = *state;
 	struct kiwi_msg m;
 	int64_t lease;
-	int status;
 
 	desire(ch, "192.168.1.78", 80);
 	expect_claim(ch, "192.168.1.78", 80, 3000, 0);
@@ -864,9 +867,7 @@ test_detach_then_inherit(void **state)
 	assert_int_equal(msg_send(ch->sup, MSG_DETACH, NULL, 0), 0);
 	expect(ch->na, MSG_RELEASE_ALL, 300, &m);
 	assert_int_equal(msg_send(ch->na, MSG_RELEASE_ALL_DONE, NULL, 0), 0);
-	assert_int_equal(waitpid(ch->pid, &status, 0), ch->pid);
-	ch->pid = 0;
-	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	reap(ch);
 	assert_int_equal(key_lease(ch, "192.168.1.78", NULL, 0), lease);
 
 	teardown(state);
@@ -910,7 +911,6 @@ test_shutdown_etcd_stopped(void **state)
 	struct child *ch = *state;
 	struct kiwi_msg m;
 	int64_t start;
-	int status;
 
 	desire(ch, "192.168.1.75", 80);
 	expect_claim(ch, "192.168.1.75", 80, 3000, 0);
@@ -922,10 +922,8 @@ test_shutdown_etcd_stopped(void **state)
 	expect(ch->na, MSG_RELEASE_ALL, 200, &m);
 	printf("RELEASE_ALL %" PRId64 " ms after SHUTDOWN\n", now_ms() - start);
 	assert_int_equal(msg_send(ch->na, MSG_RELEASE_ALL_DONE, NULL, 0), 0);
-	assert_int_equal(waitpid(ch->pid, &status, 0), ch->pid);
-	ch->pid = 0;
+	reap(ch);
 	assert_int_equal(kill(etcd_pid, SIGCONT), 0);
-	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	assert_true(now_ms() - start < 3000);
 }
 
