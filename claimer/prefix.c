@@ -91,7 +91,9 @@ found_key(struct claimer *c, const struct ej_kv *kv)
 		found_ours(c, kv);
 		return;
 	}
-	found_past(c, kv);
+	/* Only at start: later, such a key can only be a same-named node's. */
+	if (!c->have_read)
+		found_past(c, kv);
 	cl = key_claim(c, kv);
 	if (cl != NULL && !cl->busy && cl->state == CL_NONE) {
 		cl->state = CL_STANDBY;
