@@ -285,11 +285,10 @@ prefix_tick(struct claimer *c)
  * A member that is stopped or cut off keeps a watch open and silent:
  * once renewals go to another member, watch there.
  *
- * XXX: a member cut off from the quorum that still answers nothing
- * moves the renewals; one that keeps answering reads (serializable)
- * is not noticed, and the gateway offers no require-leader option, so
- * takeover then falls back to the holder's key expiring and being
- * seen on the next move or restart of the watch.
+ * XXX: a watch that falls silent is noticed only this way: a member
+ * that still renews the lease but sends no events (a bug, or a
+ * partition the renewals do not show) is trusted, and takeover then
+ * waits for the next restart of the watch.
  */
 void
 prefix_member_changed(struct claimer *c, const char *member)
