@@ -42,6 +42,7 @@ struct claimer {
 	bool withdrawn; /* RELEASE_ALL went out for want of renewals */
 	bool vouch_lapsed; /* the netagent let claims go: said once */
 	unsigned int inflight;
+	unsigned int renewals; /* sent, for the slow standby sweep */
 
 	struct etcd_req *read_rq;
 	struct etcd_req *watch_rq;

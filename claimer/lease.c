@@ -20,6 +20,8 @@
 #define BACKOFF_MIN_MS 250
 /* How soon to renew again after a renewal failed. */
 #define RETRY_MS 500
+/* With the watch up, standby addresses are retried this seldom. */
+#define SWEEP_EVERY 10
 
 bool
 lease_fresh(const struct claimer *c)
@@ -213,19 +215,20 @@ send_lease_rq(struct claimer *c, const char *path, char *body, etcd_done_fn fn,
 }
 
 /*
- * Renewals stopped standby retries when the watch is up: it sees
- * every key that goes.  Without it they are the fallback.
+ * What a renewal tries again.  Standby addresses only when the watch
+ * is down (it sees every key that goes), and on every SWEEP_EVERY-th
+ * renewal, in case the watch has fallen silent.
  */
 static void
 mark_retries(struct claimer *c)
 {
+	bool sweep = !c->watch_up || ++c->renewals % SWEEP_EVERY == 0;
 	size_t i;
 
 	for (i = 0; i < c->table.n; i++) {
 		struct claim *cl = c->table.v[i];
 
-		if (cl->state == CL_HELD ||
-		    (cl->state == CL_STANDBY && c->watch_up))
+		if (cl->state == CL_HELD || (cl->state == CL_STANDBY && !sweep))
 			continue;
 		cl->dirty = true;
 	}

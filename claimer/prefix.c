@@ -288,7 +288,7 @@ prefix_tick(struct claimer *c)
  * XXX: a watch that falls silent is noticed only this way: a member
  * that still renews the lease but sends no events (a bug, or a
  * partition the renewals do not show) is trusted, and takeover then
- * waits for the next restart of the watch.
+ * waits for the slow retry of standby addresses (lease.c).
  */
 void
 prefix_member_changed(struct claimer *c, const char *member)
