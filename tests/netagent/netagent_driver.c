@@ -1431,7 +1431,7 @@ is_garp(const uint8_t *f, size_t n)
 static void
 expect_announced(int fd, int64_t t0, bool (*match)(const uint8_t *, size_t))
 {
-	int64_t at[4];
+	int64_t at[4] = { 0 };
 
 	assert_int_equal(capture(fd, t0, 2500, match, at, 4), 3);
 	assert_true(at[0] < 500);

@@ -231,9 +231,10 @@ test_unusable(void **state)
 	assert_logged("without metadata.namespace and metadata.name");
 	logcap_end();
 
+	/* A Service whose name is over 127 bytes long. */
 	memset(longname, 'n', sizeof(longname));
 	memcpy(longname, "{\"metadata\":{\"namespace\":\"a\",\"name\":\"", 37);
-	memcpy(longname + 190, "\"}}", 4);
+	snprintf(longname + 190, sizeof(longname) - 190, "\"}}");
 	assert_int_equal(parse(longname, &s), -ENAMETOOLONG);
 	assert_logged("is longer than 127 bytes");
 	logcap_end();
