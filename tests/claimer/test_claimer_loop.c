@@ -52,6 +52,7 @@ static pid_t etcd_pid, member_pid;
 static struct seen seen;
 static unsigned int spawn_ttl = TTL;
 static int64_t spawn_inherit;
+static const char *spawn_node = "n1";
 
 static void
 spawn(struct child *ch, const char *endpoints)
@@ -62,7 +63,7 @@ spawn(struct child *ch, const char *endpoints)
 	config_defaults(&cfg);
 	snprintf(
 	    cfg.etcd_endpoints, sizeof(cfg.etcd_endpoints), "%s", endpoints);
-	snprintf(cfg.node_name, sizeof(cfg.node_name), "n1");
+	snprintf(cfg.node_name, sizeof(cfg.node_name), "%s", spawn_node);
 	cfg.ttl = spawn_ttl;
 	assert_int_equal(cidr_parse("192.168.1.0/24", &cfg.cidrs[0]), 0);
 	assert_int_equal(cidr_parse("fd00::/64", &cfg.cidrs[1]), 0);
@@ -883,6 +884,47 @@ test_detach_then_inherit(void **state)
 	assert_int_equal(count_keys(ch), 0);
 }
 
+/*
+ * Two claimers, two nodes.  The holder shuts down: the other does not
+ * claim while the holder's netagent has not confirmed the withdrawal,
+ * and claims at once after the holder revoked its lease.
+ */
+static void
+test_two_nodes_handover(void **state)
+{
+	struct child *a = *state;
+	struct child *b = calloc(1, sizeof(*b));
+	struct kiwi_msg m;
+	char node[64];
+	int64_t start;
+
+	desire(a, "192.168.1.90", 80);
+	expect_claim(a, "192.168.1.90", 80, 3000, 0);
+	spawn_node = "n2";
+	spawn(b, url);
+	spawn_node = "n1";
+	desire(b, "192.168.1.90", 80);
+	expect_none(b->na, 1500);
+
+	assert_int_equal(msg_send(a->sup, MSG_SHUTDOWN, NULL, 0), 0);
+	expect(a->na, MSG_RELEASE_ALL, 300, &m);
+	/* The holder's lease lives until its netagent confirms. */
+	expect_none(b->na, 300);
+	start = now_ms();
+	assert_int_equal(msg_send(a->na, MSG_RELEASE_ALL_DONE, NULL, 0), 0);
+	expect_claim(b, "192.168.1.90", 80, 1000, 0);
+	printf("handover from the withdrawal to the other node's CLAIM: "
+	       "%" PRId64 " ms\n",
+	    now_ms() - start);
+	assert_true(now_ms() - start < 300);
+	reap(a);
+	key_lease(b, "192.168.1.90", node, sizeof(node));
+	assert_string_equal(node, "n2");
+	stop(b);
+	assert_int_equal(count_keys(b), 0);
+	teardown((void **)&b);
+}
+
 /* Another node's live lease is never taken over, however long. */
 static void
 test_no_flapping(void **state)
@@ -1094,6 +1136,8 @@ main(int argc, char **argv)
 		    test_detach_then_inherit, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_no_flapping, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_two_nodes_handover, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_shutdown_etcd_stopped, setup, teardown),
 		cmocka_unit_test_setup_teardown(
