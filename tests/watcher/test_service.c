@@ -219,7 +219,7 @@ test_wrong_shapes(void **state)
 static void
 test_unusable(void **state)
 {
-	char longname[200];
+	char longname[200], name[154];
 	struct service s;
 
 	(void)state;
@@ -232,9 +232,10 @@ test_unusable(void **state)
 	logcap_end();
 
 	/* A Service whose name is over 127 bytes long. */
-	memset(longname, 'n', sizeof(longname));
-	memcpy(longname, "{\"metadata\":{\"namespace\":\"a\",\"name\":\"", 37);
-	snprintf(longname + 190, sizeof(longname) - 190, "\"}}");
+	memset(name, 'n', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	snprintf(longname, sizeof(longname),
+	    "{\"metadata\":{\"namespace\":\"a\",\"name\":\"%s\"}}", name);
 	assert_int_equal(parse(longname, &s), -ENAMETOOLONG);
 	assert_logged("is longer than 127 bytes");
 	logcap_end();
