@@ -47,7 +47,7 @@ struct seen {
 	uint64_t lease; /* the last MSG_LEASE */
 };
 
-static char url[512], dead[512], urls[1100];
+static char url[512], dead[512], no_watch[512], urls[1100];
 static pid_t etcd_pid, member_pid;
 static struct seen seen;
 static unsigned int spawn_ttl = TTL;
@@ -925,6 +925,30 @@ test_two_nodes_handover(void **state)
 	teardown((void **)&b);
 }
 
+static int
+setup_no_watch(void **state)
+{
+	return start(state, no_watch);
+}
+
+/* Without a watch, a renewal still finds the address free. */
+static void
+test_watch_down_fallback(void **state)
+{
+	struct child *ch = *state;
+	int64_t other, start;
+
+	other = other_holds(ch, "192.168.1.91", 30, "n2");
+	desire(ch, "192.168.1.91", 80);
+	expect_none(ch->na, 1500);
+	start = now_ms();
+	assert_int_equal(etcd_lease_revoke(ch->etcd, other), 0);
+	expect_claim(ch, "192.168.1.91", 80, 1000 * TTL / 3 + 500, 0);
+	printf("takeover without a watch: %" PRId64 " ms\n", now_ms() - start);
+	stop(ch);
+	assert_int_equal(count_keys(ch), 0);
+}
+
 /* Another node's live lease is never taken over, however long. */
 static void
 test_no_flapping(void **state)
@@ -1139,6 +1163,8 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(
 		    test_two_nodes_handover, setup, teardown),
 		cmocka_unit_test_setup_teardown(
+		    test_watch_down_fallback, setup_no_watch, teardown),
+		cmocka_unit_test_setup_teardown(
 		    test_shutdown_etcd_stopped, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_vouch_lapsed, setup, teardown),
@@ -1153,6 +1179,7 @@ main(int argc, char **argv)
 
 	env(url, sizeof(url), "KIWI_ETCD_URL");
 	env(dead, sizeof(dead), "KIWI_ETCD_DEAD");
+	env(no_watch, sizeof(no_watch), "KIWI_ETCD_NO_WATCH");
 	env(pid, sizeof(pid), "KIWI_ETCD_PID");
 	etcd_pid = (pid_t)atol(pid);
 	return cmocka_run_group_tests(tests, NULL, NULL);
