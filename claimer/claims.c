@@ -206,7 +206,9 @@ released(void *arg, int64_t lease, struct etcd_req *rq, int r)
 	if (r >= 0)
 		etcd_answered(c);
 	log_info("released %s%s", claim_ip(cl, ip),
-	    r == 0 ? " (its key was no longer ours)" : "");
+	    r < 0        ? " (its lease is gone, and the key with it)"
+	        : r == 0 ? " (its key was no longer ours)"
+	                 : "");
 	cl->state = CL_NONE;
 	cl->last_err = 0;
 	cl->dirty = true;
