@@ -176,12 +176,21 @@ build_set(const struct desired *d, const struct kiwi_addr *a, const size_t *idx,
     size_t n, struct ipstate *out)
 {
 	const struct service *s;
-	size_t i, j;
+	size_t i, j, cap = 0;
 
 	memset(out, 0, sizeof(*out));
 	out->set.addr = *a;
-	out->set.rules = calloc(KIWI_MAX_RULES, sizeof(*out->set.rules));
-	if (out->set.rules == NULL)
+	/*
+	 * Room for what these Services can ask for, not for the most a
+	 * message carries: a rule is 132 bytes, and there is a set for
+	 * every address of every Service.
+	 */
+	for (i = 0; i < n; i++)
+		cap += d->svcs[idx[i]].nports;
+	if (cap > KIWI_MAX_RULES)
+		cap = KIWI_MAX_RULES;
+	if (cap > 0 &&
+	    (out->set.rules = calloc(cap, sizeof(*out->set.rules))) == NULL)
 		return -ENOMEM;
 	for (i = 0; i < n; i++) {
 		s = &d->svcs[idx[i]];
