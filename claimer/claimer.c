@@ -320,7 +320,10 @@ run(struct claimer *c, struct kiwi_msg *m)
 	}
 }
 
-/* true when the netagent confirmed in time. */
+/*
+ * true when the netagent confirmed in time.  Without a netagent
+ * nobody can say the addresses are gone (see netagent_gone).
+ */
 static bool
 withdraw_for_exit(struct claimer *c, struct kiwi_msg *m)
 {
@@ -329,7 +332,7 @@ withdraw_for_exit(struct claimer *c, struct kiwi_msg *m)
 	int r;
 
 	if (c->na_fd < 0)
-		return true;
+		return false;
 	if (msg_send(c->na_fd, MSG_RELEASE_ALL, NULL, 0) < 0)
 		return false;
 	p.fd = c->na_fd;

@@ -38,7 +38,13 @@ mark_all_dirty(struct claimer *c)
 		c->table.v[i]->dirty = true;
 }
 
-/* The netagent is gone: nothing is held on this node any more. */
+/*
+ * The netagent is gone.  What it added may still be on the interface
+ * (a killed netagent removes nothing), so the keys stay ours: another
+ * node taking an address now could have it on two nodes.  The
+ * supervisor restarts the workers; the next netagent sweeps what is
+ * left, and the next claimer inherits the lease.
+ */
 void
 netagent_gone(struct claimer *c, const char *why)
 {
@@ -46,8 +52,9 @@ netagent_gone(struct claimer *c, const char *why)
 
 	if (c->na_fd < 0)
 		return;
-	log_warnx("netagent %s: no address is held on this node any more; "
-	          "releasing every claim so other nodes can take them",
+	log_warnx("netagent %s: the addresses it added may still be on "
+	          "this node, so their claims are kept and nothing more is "
+	          "claimed or released until the workers are restarted",
 	    why);
 	c->na_fd = -1;
 	for (i = 0; i < c->table.n; i++) {
@@ -55,7 +62,6 @@ netagent_gone(struct claimer *c, const char *why)
 			c->table.v[i]->state = CL_KEY;
 		c->table.v[i]->pending = 0;
 	}
-	mark_all_dirty(c);
 }
 
 static void
@@ -277,7 +283,11 @@ settle(struct claimer *c, struct claim *cl)
 {
 	if (cl->busy)
 		return;
-	if (!cl->wanted || cl->failed || c->na_fd < 0 || c->link_down) {
+	if (c->na_fd < 0) {
+		cl->dirty = false;
+		return;
+	}
+	if (!cl->wanted || cl->failed || c->link_down) {
 		settle_unheld(c, cl);
 		return;
 	}
