@@ -189,7 +189,15 @@ on_link(struct claimer *c, const struct kiwi_msg *m)
 		log_warnx("ignoring a malformed LINK from the netagent");
 		return;
 	}
-	if (v == 0 && !c->link_down) {
+	if (!c->link_known) {
+		c->link_known = true;
+		c->link_down = v == 0;
+		if (c->link_down)
+			log_warnx("interface %s is down or has no carrier: "
+			          "nothing is claimed here until it is up",
+			    c->cfg->ifname);
+		mark_all_dirty(c);
+	} else if (v == 0 && !c->link_down) {
 		c->link_down = true;
 		log_warnx("interface %s is down or has no carrier: withdrawing "
 		          "every address and releasing every claim so other "
@@ -298,8 +306,13 @@ wait_and_read(struct claimer *c, struct kiwi_msg *m)
 		if (fds[i] >= 0)
 			p[n++] =
 			    (struct pollfd){ .fd = fds[i], .events = POLLIN };
+	/* The netagent's socket had no room: wait for some too. */
+	for (i = 0; i < n; i++)
+		if (p[i].fd == c->na_fd && sendq_pending(&c->naq))
+			p[i].events |= POLLOUT;
 	if (etcd_poll(c->etcd, p, n, poll_timeout(c)) < 0)
 		fatalx("etcd client: out of memory");
+	na_flush(c);
 	for (i = 0; i < n; i++)
 		if (p[i].revents != 0)
 			drain(c, p[i].fd, m);
@@ -333,12 +346,15 @@ withdraw_for_exit(struct claimer *c, struct kiwi_msg *m)
 
 	if (c->na_fd < 0)
 		return false;
-	if (msg_send(c->na_fd, MSG_RELEASE_ALL, NULL, 0) < 0)
+	if (na_send(c, MSG_RELEASE_ALL, NULL, 0) < 0)
 		return false;
 	p.fd = c->na_fd;
-	p.events = POLLIN;
-	while (now_ms() < end) {
+	while (now_ms() < end && c->na_fd >= 0) {
+		p.events = POLLIN | (sendq_pending(&c->naq) ? POLLOUT : 0);
 		if (poll(&p, 1, (int)(end - now_ms())) < 0 && errno != EINTR)
+			return false;
+		na_flush(c);
+		if (c->na_fd < 0)
 			return false;
 		while ((r = msg_recv(c->na_fd, m)) != -EAGAIN) {
 			if (r == 1 && m->type == MSG_RELEASE_ALL_DONE)
@@ -448,6 +464,7 @@ claimer_main(
 	status = 0;
 out:
 	table_free(&c.table);
+	sendq_free(&c.naq);
 	etcd_close(c.etcd);
 	free(m);
 	return status;

@@ -13,6 +13,7 @@
 #include "claimer/etcd.h"
 #include "claimer/table.h"
 #include "common/config.h"
+#include "common/sendq.h"
 
 #define KEY_MAX (sizeof(KIWI_KEY_PREFIX) + KIWI_ADDRSTRLEN)
 /* Most claim and release requests on the way at once. */
@@ -27,6 +28,7 @@ struct claimer {
 	int sup_fd;
 	int watcher_fd;
 	int na_fd;
+	struct sendq naq; /* what waits to go to the netagent */
 
 	int64_t lease; /* 0: none */
 	int64_t adopt; /* a lease to try to keep before granting one */
@@ -55,9 +57,11 @@ struct claimer {
 	size_t npast;
 
 	/*
-	 * XXX: until the netagent's first LINK the interface counts as
-	 * usable; a CLAIM on a dead one is refused by the netagent.
+	 * The netagent says LINK once it has swept what an earlier run
+	 * left on the interface; until then nothing is claimed, released,
+	 * or revoked, so no other node takes an address still here.
 	 */
+	bool link_known;
 	bool link_down;
 	bool syncing;
 	bool synced; /* a full set (SYNC_END) has arrived */
@@ -70,6 +74,16 @@ struct claimer {
 const char *claim_ip(const struct claim *cl, char *buf);
 void mark_all_dirty(struct claimer *c);
 void netagent_gone(struct claimer *c, const char *why);
+/*
+ * Everything for the netagent goes through c->naq, in order: 0, or a
+ * negative errno after which the netagent counts as gone.
+ */
+int na_send(struct claimer *c, uint8_t type, const void *body, size_t len);
+int na_send_addr(struct claimer *c, uint8_t type, const struct kiwi_addr *a);
+int na_send_ipset(struct claimer *c, uint8_t type, const struct kiwi_ipset *s);
+int na_send_u32(struct claimer *c, uint8_t type, uint32_t v);
+/* Send what waits for the netagent, when its socket has room. */
+void na_flush(struct claimer *c);
 void release_all(struct claimer *c, bool lost);
 void reconcile(struct claimer *c);
 void claims_on_result(struct claimer *c, const struct kiwi_msg *m);

@@ -65,6 +65,64 @@ netagent_gone(struct claimer *c, const char *why)
 }
 
 static void
+na_failed(struct claimer *c, int r)
+{
+	netagent_gone(c,
+	    r == -ENOBUFS ? "stopped reading its socket"
+	                  : "cannot be written to");
+}
+
+int
+na_send(struct claimer *c, uint8_t type, const void *body, size_t len)
+{
+	int r;
+
+	if (c->na_fd < 0)
+		return -EPIPE;
+	if ((r = sendq_msg(&c->naq, c->na_fd, type, body, len)) < 0)
+		na_failed(c, r);
+	return r;
+}
+
+int
+na_send_addr(struct claimer *c, uint8_t type, const struct kiwi_addr *a)
+{
+	uint8_t buf[KIWI_ADDR_WIRELEN];
+	ssize_t n = msg_encode_addr(a, buf, sizeof(buf));
+
+	return n < 0 ? (int)n : na_send(c, type, buf, (size_t)n);
+}
+
+int
+na_send_ipset(struct claimer *c, uint8_t type, const struct kiwi_ipset *s)
+{
+	static uint8_t buf[KIWI_MSG_MAX - KIWI_MSG_HDRLEN];
+	ssize_t n = msg_encode_ipset(s, buf, sizeof(buf));
+
+	return n < 0 ? (int)n : na_send(c, type, buf, (size_t)n);
+}
+
+int
+na_send_u32(struct claimer *c, uint8_t type, uint32_t v)
+{
+	uint8_t buf[KIWI_U32_WIRELEN] = { 0 };
+
+	memcpy(buf, &v, sizeof(v));
+	return na_send(c, type, buf, sizeof(buf));
+}
+
+void
+na_flush(struct claimer *c)
+{
+	int r;
+
+	if (c->na_fd < 0 || !sendq_pending(&c->naq))
+		return;
+	if ((r = sendq_flush(&c->naq, c->na_fd)) < 0)
+		na_failed(c, r);
+}
+
+static void
 to_netagent(struct claimer *c, uint8_t type, struct claim *cl)
 {
 	int r;
@@ -72,12 +130,10 @@ to_netagent(struct claimer *c, uint8_t type, struct claim *cl)
 	if (c->na_fd < 0)
 		return;
 	if (type == MSG_CLAIM)
-		r = msg_send_ipset(c->na_fd, type, &cl->want);
+		r = na_send_ipset(c, type, &cl->want);
 	else
-		r = msg_send_addr(c->na_fd, type, &cl->want.addr);
-	if (r < 0)
-		netagent_gone(c, "cannot be written to");
-	else if (type == MSG_CLAIM)
+		r = na_send_addr(c, type, &cl->want.addr);
+	if (r == 0 && type == MSG_CLAIM)
 		cl->pending++;
 }
 
@@ -89,13 +145,9 @@ void
 release_all(struct claimer *c, bool lost)
 {
 	size_t i;
-	int r;
 
-	if (c->na_fd >= 0) {
-		r = msg_send(c->na_fd, MSG_RELEASE_ALL, NULL, 0);
-		if (r < 0)
-			netagent_gone(c, "cannot be written to");
-	}
+	if (c->na_fd >= 0)
+		(void)na_send(c, MSG_RELEASE_ALL, NULL, 0);
 	for (i = 0; i < c->table.n; i++) {
 		struct claim *cl = c->table.v[i];
 
@@ -322,6 +374,8 @@ reconcile(struct claimer *c)
 {
 	size_t i;
 
+	if (!c->link_known)
+		return;
 	/* No claim or release may outlast the trust in the last renewal. */
 	etcd_set_deadline(c->etcd, lease_fresh(c) ? c->renewed + c->safe : 0);
 	for (i = 0; i < c->table.n; i++)

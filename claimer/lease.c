@@ -74,10 +74,8 @@ vouch(struct claimer *c)
 
 	if (c->na_fd < 0 || left <= 0)
 		return;
-	if (msg_send_u32(c->na_fd, MSG_VOUCH, (uint32_t)left) < 0) {
-		netagent_gone(c, "cannot be written to");
+	if (na_send_u32(c, MSG_VOUCH, (uint32_t)left) < 0)
 		return;
-	}
 	c->vouch_lapsed = false;
 	for (i = 0; i < c->table.n; i++) {
 		if (!c->table.v[i]->await_vouch)

@@ -158,9 +158,8 @@ ours_deleted(struct claimer *c, struct claim *cl)
 	log_warnx("the key of %s was deleted in etcd by someone else: "
 	          "withdrawing it from this node and claiming it again",
 	    claim_ip(cl, ip));
-	if (cl->state == CL_HELD && c->na_fd >= 0 &&
-	    msg_send_addr(c->na_fd, MSG_RELEASE, &cl->want.addr) < 0)
-		netagent_gone(c, "cannot be written to");
+	if (cl->state == CL_HELD && c->na_fd >= 0)
+		(void)na_send_addr(c, MSG_RELEASE, &cl->want.addr);
 	cl->state = CL_NONE;
 	cl->pending = 0;
 	cl->dirty = true;
@@ -271,8 +270,9 @@ read_done(void *arg, int64_t lease, struct etcd_req *rq, int r)
 void
 prefix_tick(struct claimer *c)
 {
+	/* The first read may revoke an earlier life's lease: see LINK. */
 	if (c->read_rq != NULL || c->watch_rq != NULL || c->lease == 0 ||
-	    now_ms() < c->watch_next)
+	    !c->link_known || now_ms() < c->watch_next)
 		return;
 	c->watch_next = INT64_MAX;
 	c->read_rq = etcd_start(c->etcd, ETCD_RANGE,

@@ -104,6 +104,20 @@ msg_send(int fd, uint8_t type, const void *body, size_t len)
 	return 0;
 }
 
+ssize_t
+msg_frame(uint8_t *dst, size_t cap, uint8_t type, const void *body, size_t len)
+{
+	if (len > KIWI_MSG_MAX - KIWI_MSG_HDRLEN || cap < KIWI_MSG_HDRLEN + len)
+		return -EMSGSIZE;
+	dst[0] = KIWI_MSG_VERSION;
+	dst[1] = type;
+	put16(dst + 2, 0);
+	put32(dst + 4, (uint32_t)len);
+	if (len > 0)
+		memcpy(dst + KIWI_MSG_HDRLEN, body, len);
+	return (ssize_t)(KIWI_MSG_HDRLEN + len);
+}
+
 int
 msg_parse_frame(const uint8_t *buf, size_t n, struct kiwi_msg *m)
 {

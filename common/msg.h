@@ -136,6 +136,9 @@ int msg_send(int fd, uint8_t type, const void *body, size_t len);
  * -EBADMSG for a frame that is truncated, oversized or has a bad header.
  */
 int msg_recv(int fd, struct kiwi_msg *m);
+/* Write header and body into dst; the frame's length or -EMSGSIZE. */
+ssize_t msg_frame(
+    uint8_t *dst, size_t cap, uint8_t type, const void *body, size_t len);
 /* Check a raw frame; fills type and len.  0 or -EBADMSG. */
 int msg_parse_frame(const uint8_t *buf, size_t n, struct kiwi_msg *m);
 

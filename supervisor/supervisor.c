@@ -41,7 +41,7 @@
  * below the systemd watchdog's usual 30 s, and back to the minimum once
  * a generation ran this long.
  */
-#define RESTART_MIN_MS 1000
+#define RESTART_MIN_MS 250
 #define RESTART_MAX_MS 15000
 #define RESTART_RESET_MS 60000
 

@@ -53,6 +53,7 @@ static struct seen seen;
 static unsigned int spawn_ttl = TTL;
 static int64_t spawn_inherit;
 static const char *spawn_node = "n1";
+static bool spawn_no_link;
 
 static void
 spawn(struct child *ch, const char *endpoints)
@@ -88,6 +89,9 @@ spawn(struct child *ch, const char *endpoints)
 	ch->sup = sp[0];
 	ch->watcher = wp[0];
 	ch->na = np[0];
+	/* As the netagent does once it has swept the interface. */
+	if (!spawn_no_link)
+		assert_int_equal(msg_send_u32(ch->na, MSG_LINK, 1), 0);
 	memset(&seen, 0, sizeof(seen));
 	assert_int_equal(etcd_open(&ch->etcd, url), 0);
 }
@@ -140,7 +144,15 @@ teardown(void **state)
 	free(ch);
 	spawn_ttl = TTL;
 	spawn_inherit = 0;
+	spawn_no_link = false;
 	return 0;
+}
+
+static int
+setup_no_link(void **state)
+{
+	spawn_no_link = true;
+	return start(state, url);
 }
 
 /* Note a VOUCH or LEASE; true when m was one of them. */
@@ -376,6 +388,21 @@ stop(struct child *ch)
 	assert_int_equal(m.type, MSG_RELEASE_ALL);
 	assert_int_equal(msg_send(ch->na, MSG_RELEASE_ALL_DONE, NULL, 0), 0);
 	reap(ch);
+}
+
+/*
+ * Until the netagent's first LINK, which it sends once it has swept
+ * what an earlier run left, nothing is claimed.
+ */
+static void
+test_waits_for_link(void **state)
+{
+	struct child *ch = *state;
+
+	desire(ch, "192.168.1.44", 80);
+	expect_none(ch->na, 1500);
+	assert_int_equal(msg_send_u32(ch->na, MSG_LINK, 1), 0);
+	expect_claim(ch, "192.168.1.44", 80, 3000, 0);
 }
 
 static void
@@ -1158,6 +1185,8 @@ main(int argc, char **argv)
 		    test_expiry_takeover, setup_ttl2, teardown),
 		cmocka_unit_test_setup_teardown(test_vouch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_link, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_waits_for_link, setup_no_link, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_inherit_alive, setup_inherit, teardown),
 		cmocka_unit_test_setup_teardown(
