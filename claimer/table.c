@@ -38,7 +38,7 @@ grow(struct table *t)
 
 	if (t->n < t->cap)
 		return 0;
-	v = reallocarray(t->v, cap, sizeof(*v));
+	v = reallocarray(t->v, cap, sizeof(struct claim *));
 	if (v == NULL)
 		return -ENOMEM;
 	t->v = v;
@@ -61,7 +61,7 @@ table_add(struct table *t, const struct kiwi_addr *a)
 	cl->want.addr = *a;
 	cl->state = CL_NONE;
 	i = lower_bound(t, a);
-	memmove(&t->v[i + 1], &t->v[i], (t->n - i) * sizeof(*t->v));
+	memmove(&t->v[i + 1], &t->v[i], (t->n - i) * sizeof(struct claim *));
 	t->v[i] = cl;
 	t->n++;
 	return cl;
