@@ -173,6 +173,30 @@ cidr_contains(const struct kiwi_cidr *c, const struct kiwi_addr *a)
 	return prefix_match(c->net.u.bytes, a->u.bytes, c->prefix);
 }
 
+static bool
+cidr_edge(const struct kiwi_cidr *c, const struct kiwi_addr *a)
+{
+	uint32_t host, mask;
+
+	if (c->net.family != AF_INET || c->prefix > 30 || !cidr_contains(c, a))
+		return false;
+	mask = c->prefix == 0 ? 0 : ~0u << (32 - c->prefix);
+	host = ntohl(a->u.v4.s_addr) & ~mask;
+	return host == 0 || host == ~mask;
+}
+
+bool
+cidr_list_edge(
+    const struct kiwi_cidr *list, size_t n, const struct kiwi_addr *a)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (cidr_edge(&list[i], a))
+			return true;
+	return false;
+}
+
 bool
 cidr_list_contains(
     const struct kiwi_cidr *list, size_t n, const struct kiwi_addr *a)

@@ -49,6 +49,12 @@ bool addr_is_announceable(const struct kiwi_addr *a);
 int cidr_parse(const char *s, struct kiwi_cidr *out);
 const char *cidr_fmt(const struct kiwi_cidr *c, char *buf, size_t len);
 bool cidr_contains(const struct kiwi_cidr *c, const struct kiwi_addr *a);
+/*
+ * Whether a is the network or the broadcast address of an IPv4 range
+ * in the list that holds it (ranges of /31 and /32 have neither).
+ */
+bool cidr_list_edge(
+    const struct kiwi_cidr *list, size_t n, const struct kiwi_addr *a);
 /* True when n == 0 (no ranges: everything is accepted) or one matches. */
 bool cidr_list_contains(
     const struct kiwi_cidr *list, size_t n, const struct kiwi_addr *a);

@@ -49,6 +49,11 @@ check_addr(
 		*why = "address is outside the configured ranges";
 		return -EPERM;
 	}
+	if (cidr_list_edge(cfg->cidrs, cfg->ncidrs, a)) {
+		*why = "address is the network or broadcast address of a"
+		       " configured range";
+		return -EADDRNOTAVAIL;
+	}
 	return 0;
 }
 

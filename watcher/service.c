@@ -137,6 +137,12 @@ addr_acceptable(const struct service *svc, const char *where,
 		    svc->key, where, buf);
 		return 0;
 	}
+	if (cidr_list_edge(f->cidrs, f->ncidrs, a)) {
+		log_warnx("service %s: %s %s: the network or broadcast "
+		          "address of a configured range, ignoring",
+		    svc->key, where, buf);
+		return 0;
+	}
 	return 1;
 }
 

@@ -118,6 +118,23 @@ test_cidr(void **state)
 	assert_int_equal(cidr_parse("203.0.113.0/24", &list[1]), 0);
 	assert_true(cidr_list_contains(list, 2, &a));
 	assert_false(cidr_list_contains(list, 1, &a));
+
+	/* The network and broadcast addresses of a range are its edges. */
+	a = A("203.0.113.0");
+	assert_true(cidr_list_edge(list, 2, &a));
+	a = A("203.0.113.255");
+	assert_true(cidr_list_edge(list, 2, &a));
+	a = A("203.0.113.254");
+	assert_false(cidr_list_edge(list, 2, &a));
+	a = A("192.168.255.255");
+	assert_true(cidr_list_edge(list, 2, &a));
+	assert_false(cidr_list_edge(list + 1, 1, &a));
+	assert_int_equal(cidr_parse("198.51.100.8/31", &list[0]), 0);
+	a = A("198.51.100.8");
+	assert_false(cidr_list_edge(list, 1, &a));
+	assert_int_equal(cidr_parse("2001:db8::/64", &list[0]), 0);
+	a = A("2001:db8::");
+	assert_false(cidr_list_edge(list, 1, &a));
 }
 
 int

@@ -94,6 +94,11 @@ test_addr(void **state)
 	assert_int_equal(addr_verdict("ff02::1"), -EADDRNOTAVAIL);
 	assert_int_equal(addr_verdict("fe80::1"), -EADDRNOTAVAIL);
 	assert_int_equal(addr_verdict("::ffff:192.168.1.41"), -EADDRNOTAVAIL);
+	/* A range's own network and broadcast addresses are not hosts. */
+	assert_int_equal(addr_verdict("192.168.1.0"), -EADDRNOTAVAIL);
+	assert_int_equal(addr_verdict("192.168.1.255"), -EADDRNOTAVAIL);
+	assert_int_equal(addr_verdict("10.255.255.255"), -EADDRNOTAVAIL);
+	assert_int_equal(addr_verdict("10.0.1.0"), 0);
 }
 
 /* A family the codec never makes is refused all the same. */

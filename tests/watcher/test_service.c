@@ -139,6 +139,24 @@ test_bad_addresses(void **state)
 }
 
 static void
+test_range_edges(void **state)
+{
+	static const char text[] = "{\"metadata\":{\"namespace\":\"a\","
+	                           "\"name\":\"b\"},\"spec\":{"
+	                           "\"externalIPs\":[\"192.0.2.0\","
+	                           "\"192.0.2.255\",\"192.0.2.7\"]}}";
+	struct service s;
+
+	(void)state;
+	assert_int_equal(parse(text, &s), 0);
+	assert_logged("192.0.2.0: the network or broadcast address");
+	assert_logged("192.0.2.255: the network or broadcast address");
+	logcap_end();
+	assert_int_equal(s.naddrs, 1);
+	service_free(&s);
+}
+
+static void
 test_outside_once(void **state)
 {
 	static const char text[] = "{\"metadata\":{\"namespace\":\"a\","
@@ -249,6 +267,7 @@ main(void)
 		cmocka_unit_test(test_no_spec),
 		cmocka_unit_test(test_bad_addresses),
 		cmocka_unit_test(test_outside_once),
+		cmocka_unit_test(test_range_edges),
 		cmocka_unit_test(test_bad_ports),
 		cmocka_unit_test(test_wrong_shapes),
 		cmocka_unit_test(test_unusable),
