@@ -31,6 +31,9 @@ enum {
 	OPT_KUBECONFIG,
 	OPT_NAMESPACE,
 	OPT_LB_IPS,
+	OPT_DRY_RUN,
+	OPT_CONTROL_SOCKET,
+	OPT_METRICS_ADDRESS,
 };
 
 static const struct option long_opts[] = {
@@ -46,6 +49,9 @@ static const struct option long_opts[] = {
 	{ "node-name", required_argument, NULL, OPT_NODE },
 	{ "user", required_argument, NULL, OPT_USER },
 	{ "max-addresses", required_argument, NULL, OPT_MAX_ADDRESSES },
+	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
+	{ "control-socket", required_argument, NULL, OPT_CONTROL_SOCKET },
+	{ "metrics-address", required_argument, NULL, OPT_METRICS_ADDRESS },
 	{ "verbose", no_argument, NULL, OPT_VERBOSE },
 	{ "debug", no_argument, NULL, OPT_DEBUG },
 	{ "syslog", no_argument, NULL, OPT_SYSLOG },
@@ -115,6 +121,15 @@ config_usage(FILE *f)
 	    "                            else nobody)\n"
 	    "      --max-addresses N     most addresses held at once"
 	    " (default %d)\n"
+	    "      --dry-run             claim in etcd, but only log what"
+	    " would change\n"
+	    "                            on the interface and in the"
+	    " tables\n"
+	    "      --control-socket PATH where 'kiwi status' asks"
+	    " (default\n"
+	    "                            " KIWI_CONTROL_SOCKET ")\n"
+	    "      --metrics-address HOST:PORT  serve /metrics and"
+	    " /healthz (default off)\n"
 	    "      --config PATH         configuration file "
 	    "(default " KIWI_CONFIG_FILE ")\n"
 	    "      --check-config        check the configuration, print it,"
@@ -142,6 +157,8 @@ config_defaults(struct kiwi_config *c)
 	c->max_addresses = KIWI_DEFAULT_MAX_ADDRESSES;
 	snprintf(c->user, sizeof(c->user), "kiwi");
 	snprintf(c->config_file, sizeof(c->config_file), KIWI_CONFIG_FILE);
+	snprintf(
+	    c->control_socket, sizeof(c->control_socket), KIWI_CONTROL_SOCKET);
 }
 
 static int
@@ -287,6 +304,43 @@ set_log_file(struct kiwi_config *c, const char *s)
 	return copy_opt(c->log_file, sizeof(c->log_file), s);
 }
 
+/*
+ * The socket's directory is made by the supervisor for the workers'
+ * user, so the path must name a file inside a directory.
+ */
+static int
+set_control_socket(struct kiwi_config *c, const char *s)
+{
+	const char *slash = strrchr(s, '/');
+
+	if (s[0] != '/' || slash == s || slash[1] == '\0' ||
+	    strlen(s) >= sizeof(c->control_socket)) {
+		opt_error("'%s' is not an absolute path of a file in a"
+		          " directory, shorter than %zu bytes",
+		    s, sizeof(c->control_socket));
+		return -EINVAL;
+	}
+	memcpy(c->control_socket, s, strlen(s) + 1);
+	return 0;
+}
+
+/* HOST:PORT, HOST an IPv4 address or [IPv6]; checked again at bind. */
+static int
+set_metrics(struct kiwi_config *c, const char *s)
+{
+	const char *colon = strrchr(s, ':');
+	unsigned long port;
+
+	if (colon == NULL || colon == s || colon[1] == '\0' ||
+	    strpbrk(s, " \t") != NULL) {
+		opt_error("'%s' is not HOST:PORT", s);
+		return -EINVAL;
+	}
+	if (parse_uint(colon + 1, 1, 65535, &port) < 0)
+		return -EINVAL;
+	return copy_opt(c->metrics_address, sizeof(c->metrics_address), s);
+}
+
 static int
 parse_one(struct kiwi_config *c, int ch, const char *arg)
 {
@@ -318,6 +372,13 @@ parse_one(struct kiwi_config *c, int ch, const char *arg)
 		return copy_opt(c->user, sizeof(c->user), arg);
 	case OPT_MAX_ADDRESSES:
 		return set_ulong(arg, 1, 1000000, &c->max_addresses);
+	case OPT_DRY_RUN:
+		c->dry_run = true;
+		return 0;
+	case OPT_CONTROL_SOCKET:
+		return set_control_socket(c, arg);
+	case OPT_METRICS_ADDRESS:
+		return set_metrics(c, arg);
 	case OPT_VERBOSE:
 		if (c->verbose < 1)
 			c->verbose = 1;
@@ -651,6 +712,12 @@ config_print(const struct kiwi_config *c, FILE *f)
 	fprintf(f, "node-name = %s\n", c->node_name);
 	fprintf(f, "user = %s\n", c->user);
 	fprintf(f, "max-addresses = %u\n", c->max_addresses);
+	fprintf(f, "dry-run = %s\n", c->dry_run ? "true" : "false");
+	fprintf(f, "control-socket = %s\n", c->control_socket);
+	if (c->metrics_address[0] != '\0')
+		fprintf(f, "metrics-address = %s\n", c->metrics_address);
+	else
+		fprintf(f, "# no metrics-address: no metrics served\n");
 	fprintf(f, "verbose = %s\n", c->verbose >= 1 ? "true" : "false");
 	fprintf(f, "debug = %s\n", c->verbose >= 2 ? "true" : "false");
 	fprintf(f, "# logging to %s\n", log_target_name(c));

@@ -27,6 +27,10 @@
 #define KIWI_XTABLES_LOCK "/run/xtables.lock"
 #define KIWI_CONFIG_FILE "/etc/kiwi.conf"
 #define KIWI_PATH_MAX 4096
+#define KIWI_CONTROL_SOCKET "/run/kiwi/kiwi.sock"
+/* sun_path's size: the control socket's path must fit it. */
+#define KIWI_SOCKPATH_MAX 108
+#define KIWI_HOSTPORT_MAX 64
 /* A Kubernetes namespace is a DNS label. */
 #define KIWI_NAMESPACE_MAX 63
 
@@ -59,6 +63,10 @@ struct kiwi_config {
 	char log_file[KIWI_PATH_MAX];
 	char config_file[KIWI_PATH_MAX];
 	bool check_config;
+	/* Claim in etcd, but change nothing in the kernel: log it. */
+	bool dry_run;
+	char control_socket[KIWI_SOCKPATH_MAX];
+	char metrics_address[KIWI_HOSTPORT_MAX]; /* "": none */
 };
 
 /* Defaults that need no lookup; node_name is filled by config_parse. */
