@@ -4,7 +4,9 @@
 # own; a client namespace on the bridge.  The sampler watches every
 # node's addresses every few ms and fails the test on any overlap.
 #
-#   mn_setup NODES              hub, etcd cluster, fixture, NODES nodes
+#   mn_setup NODES              hub, etcd cluster, fixture, NODES nodes;
+#                               with MN_MGMT=1 each node reaches the hub
+#                               over a second link, mgmt0
 #   mn_service NS NAME IPS...   create or replace a Service
 #   mn_start I [ARGS...]        start kiwi on node I (1-based)
 #   mn_stop I                   SIGTERM it and wait; fails on a bad exit
@@ -72,6 +74,12 @@ mn_setup() {
 		ns=$(netns_new "n$i")
 		MN_NODES[$i]=$ns
 		mn_link "$ns" kiwi0 "h$i" "10.77.0.$((10 + i))"
+		[ "${MN_MGMT:-0}" = 1 ] || continue
+		# A second link for etcd and the API, so that kiwi0 can
+		# go down without cutting the node off from them.
+		mn_link "$ns" mgmt0 "m$i" "10.77.0.$((30 + i))"
+		ip -n "$ns" route add "$MN_HUB_IP/32" dev mgmt0 \
+			src "10.77.0.$((30 + i))"
 	done
 	MN_CLIENT=$(netns_new client)
 	mn_link "$MN_CLIENT" cl0 hc 10.77.0.100
