@@ -250,8 +250,12 @@ peer_closed(struct claimer *c, int fd)
 		log_info("supervisor closed its socket; shutting down");
 		c->done = true;
 	} else if (fd == c->watcher_fd) {
-		log_warnx("watcher closed its socket: the wanted set stays "
-		          "as it is");
+		/* At shutdown the watcher stops first: that is expected. */
+		if (c->done)
+			log_debug("watcher closed its socket");
+		else
+			log_warnx("watcher closed its socket: the wanted set "
+			          "stays as it is");
 		c->watcher_fd = -1;
 	} else {
 		netagent_gone(c, "closed its socket");
@@ -289,6 +293,10 @@ poll_timeout(const struct claimer *c)
 
 	if (w < until)
 		until = w;
+	if ((w = status_wake(c)) < until)
+		until = w;
+	if ((w = metrics_wake(c)) < until)
+		until = w;
 	if (until <= now)
 		return 0;
 	return until - now > 60000 ? 60000 : (int)(until - now);
@@ -298,9 +306,9 @@ poll_timeout(const struct claimer *c)
 static void
 wait_and_read(struct claimer *c, struct kiwi_msg *m)
 {
-	struct pollfd p[3];
+	struct pollfd p[3 + STATUS_NFDS + METRICS_NFDS];
 	int fds[3] = { c->sup_fd, c->watcher_fd, c->na_fd };
-	unsigned int i, n = 0;
+	unsigned int i, n = 0, npeers;
 
 	for (i = 0; i < 3; i++)
 		if (fds[i] >= 0)
@@ -310,12 +318,17 @@ wait_and_read(struct claimer *c, struct kiwi_msg *m)
 	for (i = 0; i < n; i++)
 		if (p[i].fd == c->na_fd && sendq_pending(&c->naq))
 			p[i].events |= POLLOUT;
+	npeers = n;
+	n += status_pollfds(c, p + n);
+	n += metrics_pollfds(c, p + n);
 	if (etcd_poll(c->etcd, p, n, poll_timeout(c)) < 0)
 		fatalx("etcd client: out of memory");
 	na_flush(c);
-	for (i = 0; i < n; i++)
+	for (i = 0; i < npeers; i++)
 		if (p[i].revents != 0)
 			drain(c, p[i].fd, m);
+	status_events(c, p + npeers, n - npeers);
+	metrics_events(c, p + npeers, n - npeers);
 }
 
 static void
@@ -330,6 +343,7 @@ run(struct claimer *c, struct kiwi_msg *m)
 		prefix_tick(c);
 		reconcile(c);
 		maybe_ready(c);
+		status_observe(c);
 	}
 }
 
@@ -438,6 +452,11 @@ setup(struct claimer *c, const struct kiwi_config *cfg, int fds[3])
 	 */
 	if (r == 0)
 		etcd_set_attempt(c->etcd, (long)(c->interval / 2));
+	/* Neither is needed to hold addresses: go on without them. */
+	if (r == 0) {
+		(void)status_open(c);
+		(void)metrics_open(c);
+	}
 	return r;
 }
 
@@ -463,6 +482,8 @@ claimer_main(
 	shutdown_claims(&c, m);
 	status = 0;
 out:
+	status_close(&c);
+	metrics_close(&c);
 	table_free(&c.table);
 	sendq_free(&c.naq);
 	etcd_close(c.etcd);

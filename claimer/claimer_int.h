@@ -21,6 +21,21 @@
 /* Leases of an earlier life on this node revoked, remembered. */
 #define PAST_MAX 8
 
+/* What the claimer counts for the metrics (status.c, metrics.c). */
+struct claimer_counts {
+	uint64_t won; /* addresses that came to be held here */
+	uint64_t lost; /* held addresses that were let go */
+	uint64_t failovers; /* won from another node that held them */
+	uint64_t etcd_errors; /* times etcd stopped answering */
+	uint64_t etcd_reconnects; /* times it answered again */
+};
+
+struct status_srv;
+struct metrics_srv;
+struct cluster_q;
+struct pollfd;
+struct ej_holder;
+
 struct claimer {
 	const struct kiwi_config *cfg;
 	struct etcd *etcd;
@@ -68,6 +83,13 @@ struct claimer {
 	bool ready_sent;
 	bool done;
 	bool detach; /* leave the lease to the next claimer */
+
+	struct status_srv *status; /* the control socket; NULL: none */
+	struct metrics_srv *metrics; /* NULL: --metrics-address not given */
+	struct cluster_q *cluster; /* a cluster view being gathered */
+	struct claimer_counts counts;
+	bool counted_down; /* etcd_down when status_observe last looked */
+	unsigned int restarts; /* of the workers, told by the supervisor */
 };
 
 /* claims.c */
@@ -106,5 +128,35 @@ void prefix_tick(struct claimer *c);
 /* A lease renewal went to another member than the watch. */
 void prefix_member_changed(struct claimer *c, const char *member);
 int64_t prefix_wake(const struct claimer *c);
+
+/*
+ * status.c: the control socket, and what each address shows.  The
+ * pollfds calls add at most STATUS_NFDS (METRICS_NFDS) entries.
+ */
+#define STATUS_NFDS 9
+int status_open(struct claimer *c);
+void status_close(struct claimer *c);
+unsigned int status_pollfds(const struct claimer *c, struct pollfd *p);
+void status_events(struct claimer *c, const struct pollfd *p, unsigned int n);
+/* Bring every address's shown state and the counters up to date. */
+void status_observe(struct claimer *c);
+/* The node named by a holder's value, kept for a standby address. */
+void status_note_holder(struct claim *cl, const struct ej_holder *h);
+void status_cluster_done(struct claimer *c, const char *doc);
+int64_t status_wake(const struct claimer *c);
+/* Ready: the first full set was handled and the lease is trusted. */
+bool claimer_healthy(const struct claimer *c);
+
+/* cluster.c: every claim in etcd with its lease's time left. */
+int cluster_start(struct claimer *c);
+void cluster_free(struct claimer *c);
+
+/* metrics.c: GET /metrics and GET /healthz on --metrics-address. */
+#define METRICS_NFDS 9
+int metrics_open(struct claimer *c);
+void metrics_close(struct claimer *c);
+unsigned int metrics_pollfds(const struct claimer *c, struct pollfd *p);
+void metrics_events(struct claimer *c, const struct pollfd *p, unsigned int n);
+int64_t metrics_wake(const struct claimer *c);
 
 #endif

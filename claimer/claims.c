@@ -237,6 +237,7 @@ claimed(void *arg, int64_t lease, struct etcd_req *rq, int r)
 	cl->last_err = 0;
 	if (r == 0) {
 		log_holder(cl, &h);
+		status_note_holder(cl, &h);
 		ej_holder_free(&h);
 		cl->state = CL_STANDBY;
 		return;
@@ -435,5 +436,6 @@ claims_on_result(struct claimer *c, const struct kiwi_msg *m)
 	          "releasing it so another node can take it",
 	    ip, strerror(err < 0 ? -err : err));
 	cl->failed = true;
+	cl->refused = err;
 	cl->dirty = true;
 }

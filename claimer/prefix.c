@@ -98,6 +98,7 @@ found_key(struct claimer *c, const struct ej_kv *kv)
 	if (cl != NULL && !cl->busy && cl->state == CL_NONE) {
 		cl->state = CL_STANDBY;
 		cl->holder_lease = kv->h.lease;
+		status_note_holder(cl, &kv->h);
 	}
 }
 

@@ -73,6 +73,7 @@ claim_free(struct claim *cl)
 	if (cl == NULL)
 		return;
 	ipset_free(&cl->want);
+	free(cl->holder);
 	free(cl);
 }
 

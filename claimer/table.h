@@ -21,6 +21,18 @@ enum claim_state {
 
 struct claimer;
 
+/* What `kiwi status` shows for an address (status.c). */
+enum claim_show {
+	SHOW_NONE, /* not wanted, nothing held: not listed */
+	SHOW_WAITING, /* for etcd, the lease, the interface or the netagent */
+	SHOW_CLAIMING,
+	SHOW_CONFIGURING, /* claimed; the netagent has not answered yet */
+	SHOW_HELD,
+	SHOW_STANDBY,
+	SHOW_REFUSED,
+	SHOW_RELEASING,
+};
+
 struct claim {
 	struct claimer *owner; /* for the callbacks of its requests */
 	struct kiwi_ipset want;
@@ -37,6 +49,11 @@ struct claim {
 	unsigned int pending; /* CLAIMs not yet answered by a RESULT */
 	int last_err; /* last etcd failure logged for it */
 	int64_t holder_lease;
+	/* For the status and the metrics, kept by status.c. */
+	enum claim_show shown;
+	int64_t since; /* wall clock, seconds: when shown last changed */
+	char *holder; /* the node holding it when standby; NULL: unknown */
+	int refused; /* the netagent's error for the set, or 0 */
 };
 
 /* Sorted by address, so lookups are a binary search. */

@@ -5,9 +5,11 @@
 #include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "common/config.h"
 #include "common/log.h"
+#include "supervisor/status_client.h"
 #include "supervisor/supervisor.h"
 
 /* --check-config: the configuration parsed; say what the host lacks. */
@@ -28,6 +30,9 @@ main(int argc, char **argv)
 	struct kiwi_config cfg;
 	int rc;
 
+	/* A client of the running daemon, not a daemon option. */
+	if (argc > 1 && strcmp(argv[1], "status") == 0)
+		return status_main(argc - 1, argv + 1);
 	config_defaults(&cfg);
 	rc = config_parse(&cfg, argc, argv);
 	if (rc != 0)

@@ -24,6 +24,7 @@
 #include "netagent/netagent.h"
 #include "supervisor/logsink.h"
 #include "supervisor/notify.h"
+#include "supervisor/rundir.h"
 #include "watcher/watcher.h"
 
 /*
@@ -620,6 +621,7 @@ supervisor_run(const struct kiwi_config *cfg)
 	if (check_interface(cfg) < 0 || resolve_user(cfg, &u) < 0)
 		return 1;
 	log_start(cfg, &u);
+	(void)rundir_prepare(cfg, &u);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		log_warnx("cannot initialise libcurl");
 		return 1;

@@ -1,0 +1,465 @@
+/*
+ * The control socket that `kiwi status` asks: a Unix stream socket in
+ * a directory the supervisor made for the workers' user.  Each client
+ * sends one request line ("status" or "cluster") and gets one JSON
+ * document back, then the connection is closed.  The socket is
+ * read-only by design: no request changes anything.
+ *
+ * Everything is non-blocking and served from the claimer's loop; a
+ * client that is slow to send its line or to read the answer is cut
+ * off after CLIENT_MS, and at most CLIENTS_MAX are served at once.
+ *
+ * The same file tracks, per address, what the status shows and since
+ * when, and counts what changed, for the metrics (metrics.c).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "claimer/claimer_int.h"
+#include "common/log.h"
+#include "common/util.h"
+
+#define CLIENTS_MAX 8
+#define CLIENT_MS 5000
+#define REQUEST_MAX 64
+
+struct client {
+	int fd; /* -1: free */
+	int64_t deadline;
+	char in[REQUEST_MAX];
+	size_t inlen;
+	char *out; /* the answer, once known */
+	size_t outlen, outoff;
+	bool cluster; /* waits for cluster.c's answer */
+};
+
+struct status_srv {
+	int fd;
+	struct client cl[CLIENTS_MAX];
+};
+
+static const char *state_names[] = {
+	[SHOW_NONE] = "",
+	[SHOW_WAITING] = "waiting",
+	[SHOW_CLAIMING] = "claiming",
+	[SHOW_CONFIGURING] = "configuring",
+	[SHOW_HELD] = "held",
+	[SHOW_STANDBY] = "standby",
+	[SHOW_REFUSED] = "refused",
+	[SHOW_RELEASING] = "releasing",
+};
+
+/* What one address looks like from outside. */
+static enum claim_show
+show_of(const struct claimer *c, const struct claim *cl)
+{
+	if (!cl->wanted)
+		return cl->state == CL_NONE ? SHOW_NONE : SHOW_RELEASING;
+	if (cl->failed)
+		return SHOW_REFUSED;
+	switch (cl->state) {
+	case CL_HELD:
+		return cl->pending > 0 ? SHOW_CONFIGURING : SHOW_HELD;
+	case CL_STANDBY:
+		return SHOW_STANDBY;
+	case CL_KEY:
+		return SHOW_CLAIMING;
+	case CL_NONE:
+		break;
+	}
+	return c->link_down || !lease_fresh(c) || c->na_fd < 0 ? SHOW_WAITING
+	                                                       : SHOW_CLAIMING;
+}
+
+/* A change of one address's state, counted for the metrics. */
+static void
+count_change(struct claimer *c, const struct claim *cl, enum claim_show to)
+{
+	enum claim_show from = cl->shown;
+
+	/* A takeover: the address was another node's when last seen. */
+	if (to == SHOW_HELD && from != SHOW_HELD) {
+		c->counts.won++;
+		if (from == SHOW_STANDBY || cl->holder != NULL)
+			c->counts.failovers++;
+	}
+	if (from == SHOW_HELD && to != SHOW_HELD && to != SHOW_CONFIGURING)
+		c->counts.lost++;
+}
+
+void
+status_observe(struct claimer *c)
+{
+	enum claim_show s;
+	struct claim *cl;
+	size_t i;
+
+	if (c->etcd_down && !c->counted_down)
+		c->counts.etcd_errors++;
+	if (!c->etcd_down && c->counted_down)
+		c->counts.etcd_reconnects++;
+	c->counted_down = c->etcd_down;
+	for (i = 0; i < c->table.n; i++) {
+		cl = c->table.v[i];
+		s = show_of(c, cl);
+		if (s == cl->shown)
+			continue;
+		count_change(c, cl, s);
+		cl->shown = s;
+		cl->since = (int64_t)time(NULL);
+		if (s != SHOW_STANDBY && s != SHOW_WAITING &&
+		    s != SHOW_CLAIMING) {
+			free(cl->holder);
+			cl->holder = NULL;
+		}
+	}
+}
+
+void
+status_note_holder(struct claim *cl, const struct ej_holder *h)
+{
+	char node[KIWI_NODE_MAX + 1];
+
+	if (ej_parse_claim_value(h->value, h->valuelen, node, sizeof(node)) < 0)
+		snprintf(node, sizeof(node), "(not kiwi's)");
+	if (cl->holder != NULL && strcmp(cl->holder, node) == 0)
+		return;
+	free(cl->holder);
+	cl->holder = strdup(node);
+}
+
+static json_t *
+ports_json(const struct kiwi_ipset *s)
+{
+	json_t *a = json_array();
+	char buf[32];
+	size_t i;
+
+	for (i = 0; a != NULL && i < s->nrules; i++) {
+		snprintf(buf, sizeof(buf), "%u/%s", s->rules[i].port,
+		    proto_name(s->rules[i].proto));
+		json_array_append_new(a, json_string(buf));
+	}
+	return a;
+}
+
+static const char *
+reason_of(const struct claim *cl)
+{
+	int e = cl->refused < 0 ? -cl->refused : cl->refused;
+
+	if (cl->shown != SHOW_REFUSED)
+		return NULL;
+	return e != 0 ? strerror(e) : "refused by the netagent";
+}
+
+static json_t *
+claim_json(const struct claimer *c, const struct claim *cl)
+{
+	char ip[KIWI_ADDRSTRLEN], mark[16];
+	const char *reason = reason_of(cl);
+
+	snprintf(mark, sizeof(mark), "0x%x", c->cfg->mark);
+	return json_pack("{s:s, s:s, s:s?, s:s?, s:s, s:o, s:s, s:I}",
+	    "address", claim_ip(cl, ip), "state", state_names[cl->shown],
+	    "holder", cl->holder, "reason", reason, "service", cl->want.service,
+	    "ports", ports_json(&cl->want), "mark", mark, "since",
+	    (json_int_t)cl->since);
+}
+
+static char *
+status_document(const struct claimer *c)
+{
+	json_t *doc, *list;
+	char *s = NULL;
+	size_t i;
+
+	list = json_array();
+	for (i = 0; list != NULL && i < c->table.n; i++)
+		if (c->table.v[i]->shown != SHOW_NONE)
+			json_array_append_new(
+			    list, claim_json(c, c->table.v[i]));
+	doc = json_pack("{s:s, s:b, s:b, s:b, s:I, s:I, s:I, s:o?}", "node",
+	    c->cfg->node_name, "ready", claimer_healthy(c), "dry_run",
+	    c->cfg->dry_run, "lease_fresh", lease_fresh(c), "lease",
+	    (json_int_t)c->lease, "renewed_ms_ago",
+	    (json_int_t)(c->renewed ? now_ms() - c->renewed : -1), "now",
+	    (json_int_t)time(NULL), "addresses", list);
+	if (doc != NULL)
+		s = json_dumps(doc, JSON_COMPACT);
+	json_decref(doc);
+	return s;
+}
+
+static void
+client_close(struct client *k)
+{
+	if (k->fd >= 0)
+		close(k->fd);
+	free(k->out);
+	memset(k, 0, sizeof(*k));
+	k->fd = -1;
+}
+
+/* The answer to give, with its newline; a client sees it at EOF. */
+static void
+client_answer(struct client *k, char *doc)
+{
+	size_t n;
+
+	if (doc == NULL) {
+		log_warnx("control socket: out of memory building an answer");
+		client_close(k);
+		return;
+	}
+	n = strlen(doc);
+	k->out = realloc(doc, n + 2);
+	if (k->out == NULL) {
+		free(doc);
+		client_close(k);
+		return;
+	}
+	memcpy(k->out + n, "\n", 2);
+	k->outlen = n + 1;
+	k->outoff = 0;
+}
+
+static void
+client_request(struct claimer *c, struct client *k)
+{
+	if (strcmp(k->in, "status") == 0)
+		client_answer(k, status_document(c));
+	else if (strcmp(k->in, "cluster") == 0) {
+		k->cluster = true;
+		if (cluster_start(c) < 0)
+			client_answer(k,
+			    strdup("{\"error\":\"etcd request "
+			           "could not start\"}"));
+	} else
+		client_answer(k, strdup("{\"error\":\"unknown request\"}"));
+}
+
+static void
+client_read(struct claimer *c, struct client *k)
+{
+	ssize_t n;
+	char *nl;
+
+	n = read(k->fd, k->in + k->inlen, sizeof(k->in) - 1 - k->inlen);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		client_close(k);
+		return;
+	}
+	k->inlen += (size_t)n;
+	k->in[k->inlen] = '\0';
+	if ((nl = strchr(k->in, '\n')) == NULL) {
+		if (k->inlen == sizeof(k->in) - 1)
+			client_answer(k,
+			    strdup("{\"error\":\"request too "
+			           "long\"}"));
+		return;
+	}
+	*nl = '\0';
+	if (nl > k->in && nl[-1] == '\r')
+		nl[-1] = '\0';
+	client_request(c, k);
+}
+
+static void
+client_write(struct client *k)
+{
+	ssize_t n;
+
+	n = send(k->fd, k->out + k->outoff, k->outlen - k->outoff,
+	    MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n < 0) {
+		client_close(k);
+		return;
+	}
+	k->outoff += (size_t)n;
+	if (k->outoff == k->outlen)
+		client_close(k);
+}
+
+static void
+accept_one(struct status_srv *s)
+{
+	int fd, i;
+
+	fd = accept4(s->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd < 0)
+		return;
+	for (i = 0; i < CLIENTS_MAX; i++)
+		if (s->cl[i].fd < 0)
+			break;
+	if (i == CLIENTS_MAX) {
+		log_debug("control socket: %d clients already, refusing one",
+		    CLIENTS_MAX);
+		close(fd);
+		return;
+	}
+	s->cl[i].fd = fd;
+	s->cl[i].deadline = now_ms() + CLIENT_MS;
+}
+
+int
+status_open(struct claimer *c)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	const char *path = c->cfg->control_socket;
+	struct status_srv *s;
+	mode_t old;
+	int i, r;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return -ENOMEM;
+	for (i = 0; i < CLIENTS_MAX; i++)
+		s->cl[i].fd = -1;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	s->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (s->fd < 0)
+		goto fail;
+	/* A socket left by an earlier life; the directory is ours. */
+	(void)unlink(path);
+	old = umask(0117);
+	r = bind(s->fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (r < 0 || listen(s->fd, CLIENTS_MAX) < 0)
+		goto fail;
+	c->status = s;
+	log_debug("serving status on %s", path);
+	return 0;
+fail:
+	r = -errno;
+	log_warn("control socket %s: kiwi status will not answer; "
+	         "ignoring",
+	    path);
+	if (s->fd >= 0)
+		close(s->fd);
+	free(s);
+	return r;
+}
+
+void
+status_close(struct claimer *c)
+{
+	int i;
+
+	cluster_free(c);
+	if (c->status == NULL)
+		return;
+	for (i = 0; i < CLIENTS_MAX; i++)
+		client_close(&c->status->cl[i]);
+	close(c->status->fd);
+	(void)unlink(c->cfg->control_socket);
+	free(c->status);
+	c->status = NULL;
+}
+
+unsigned int
+status_pollfds(const struct claimer *c, struct pollfd *p)
+{
+	const struct client *k;
+	unsigned int n = 0;
+	int i;
+
+	if (c->status == NULL)
+		return 0;
+	p[n++] = (struct pollfd){ .fd = c->status->fd, .events = POLLIN };
+	for (i = 0; i < CLIENTS_MAX; i++) {
+		k = &c->status->cl[i];
+		if (k->fd >= 0 && (k->out != NULL || !k->cluster))
+			p[n++] = (struct pollfd){ .fd = k->fd,
+				.events = k->out ? POLLOUT : POLLIN };
+	}
+	return n;
+}
+
+static short
+revents_of(const struct pollfd *p, unsigned int n, int fd)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		if (p[i].fd == fd)
+			return p[i].revents;
+	return 0;
+}
+
+void
+status_events(struct claimer *c, const struct pollfd *p, unsigned int n)
+{
+	struct client *k;
+	short ev;
+	int i;
+
+	if (c->status == NULL)
+		return;
+	for (i = 0; i < CLIENTS_MAX; i++) {
+		k = &c->status->cl[i];
+		if (k->fd < 0)
+			continue;
+		if (now_ms() > k->deadline) {
+			client_close(k);
+			continue;
+		}
+		ev = revents_of(p, n, k->fd);
+		if (k->out != NULL && (ev & (POLLOUT | POLLERR | POLLHUP)))
+			client_write(k);
+		else if (k->out == NULL && ev != 0)
+			client_read(c, k);
+	}
+	if (revents_of(p, n, c->status->fd) & POLLIN)
+		accept_one(c->status);
+}
+
+/* The cluster view is ready (doc) or failed (NULL): answer who waits. */
+void
+status_cluster_done(struct claimer *c, const char *doc)
+{
+	struct client *k;
+	int i;
+
+	if (c->status == NULL)
+		return;
+	for (i = 0; i < CLIENTS_MAX; i++) {
+		k = &c->status->cl[i];
+		if (k->fd < 0 || !k->cluster || k->out != NULL)
+			continue;
+		client_answer(k,
+		    strdup(doc ? doc : "{\"error\":\"etcd did not answer\"}"));
+	}
+}
+
+int64_t
+status_wake(const struct claimer *c)
+{
+	int64_t w = INT64_MAX;
+	int i;
+
+	if (c->status == NULL)
+		return w;
+	for (i = 0; i < CLIENTS_MAX; i++)
+		if (c->status->cl[i].fd >= 0 && c->status->cl[i].deadline < w)
+			w = c->status->cl[i].deadline;
+	return w;
+}
+
+bool
+claimer_healthy(const struct claimer *c)
+{
+	return c->ready_sent && lease_fresh(c);
+}
