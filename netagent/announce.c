@@ -14,6 +14,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "netagent/dryrun.h"
 
 /* When each announcement goes out, in ms after the address came. */
 static const int64_t announce_at[] = { 0, 250, 1000 };
@@ -107,6 +108,9 @@ announce_add(struct announcer *an, const struct kiwi_addr *a, int64_t now)
 	void *p;
 
 	announce_cancel(an, a);
+	/* Announcing an address not really here would misdirect traffic. */
+	if (dryrun())
+		return 0;
 	if (an->n == an->cap) {
 		ncap = an->cap ? an->cap * 2 : 16;
 		if ((p = reallocarray(an->q, ncap, sizeof(*an->q))) == NULL)

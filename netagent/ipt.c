@@ -18,6 +18,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "netagent/dryrun.h"
 
 #define IPT_TABLE "mangle"
 #define IPT_TRIES 5
@@ -422,6 +423,113 @@ ipt_transact(
 	return rc;
 }
 
+/*
+ * --dry-run: the rules each table would hold after the last sync, so
+ * that each sync logs only what it would change.
+ */
+struct dry_rules {
+	char **v;
+	size_t n;
+};
+
+static struct dry_rules dry_tables[2];
+
+static int
+str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void
+dry_free(struct dry_rules *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->n; i++)
+		free(d->v[i]);
+	free(d->v);
+	d->v = NULL;
+	d->n = 0;
+}
+
+/* The rules of sets in f's family, as iptables-save would show them. */
+static int
+dry_build(
+    const struct ipt_family *f, const struct sync_arg *sa, struct dry_rules *d)
+{
+	char ip[KIWI_ADDRSTRLEN];
+	const struct kiwi_ipset *s;
+	size_t i, j;
+
+	for (i = 0; i < sa->n; i++) {
+		s = &sa->sets[i];
+		if (s->addr.family != f->family)
+			continue;
+		addr_fmt(&s->addr, ip, sizeof(ip));
+		for (j = 0; j < s->nrules; j++) {
+			char **nv = reallocarray(d->v, d->n + 1, sizeof(*nv));
+
+			if (nv == NULL)
+				return -ENOMEM;
+			d->v = nv;
+			if (asprintf(&d->v[d->n],
+			        "-d %s -p %s --dport %u -m "
+			        "comment --comment %s -j MARK "
+			        "--set-mark 0x%x",
+			        ip, proto_name(s->rules[j].proto),
+			        s->rules[j].port, s->rules[j].comment,
+			        sa->mark) < 0)
+				return -ENOMEM;
+			d->n++;
+		}
+	}
+	qsort(d->v, d->n, sizeof(*d->v), str_cmp);
+	return 0;
+}
+
+/* Log what turns old into new, one line per rule. */
+static void
+dry_diff(
+    const char *table, const struct dry_rules *old, const struct dry_rules *new)
+{
+	size_t i = 0, j = 0;
+	int c;
+
+	while (i < old->n || j < new->n) {
+		c = i == old->n   ? 1
+		    : j == new->n ? -1
+		                  : strcmp(old->v[i], new->v[j]);
+		if (c < 0)
+			log_info(
+			    "dry-run: would remove rule from %s " KIWI_CHAIN
+			    ": %s",
+			    table, old->v[i++]);
+		else if (c > 0)
+			log_info("dry-run: would add rule to %s " KIWI_CHAIN
+			         ": %s",
+			    table, new->v[j++]);
+		else
+			i++, j++;
+	}
+}
+
+static int
+dry_sync(const struct ipt_family *f, const struct sync_arg *sa)
+{
+	struct dry_rules *old = &dry_tables[f->family == AF_INET6];
+	struct dry_rules new = { 0 };
+	int rc;
+
+	if ((rc = dry_build(f, sa, &new)) < 0) {
+		dry_free(&new);
+		return rc;
+	}
+	dry_diff(f->table, old, &new);
+	dry_free(old);
+	*old = new;
+	return 0;
+}
+
 int
 ipt_sync(int lock_fd, int families, uint32_t mark,
     const struct kiwi_ipset *sets, size_t n)
@@ -434,10 +542,27 @@ ipt_sync(int lock_fd, int families, uint32_t mark,
 		sa.f = &ipt_families[i];
 		if (!(families & ipt_family_bit(sa.f->family)))
 			continue;
-		if ((rc = ipt_transact(lock_fd, sa.f, edit_sync, &sa)) < 0)
+		if (dryrun())
+			rc = dry_sync(sa.f, &sa);
+		else
+			rc = ipt_transact(lock_fd, sa.f, edit_sync, &sa);
+		if (rc < 0)
 			return rc;
 	}
 	return 0;
+}
+
+static void
+dry_teardown(const struct ipt_family *f)
+{
+	struct dry_rules *old = &dry_tables[f->family == AF_INET6];
+
+	if (old->n > 0)
+		log_info(
+		    "dry-run: would remove %zu rules and the chain " KIWI_CHAIN
+		    " from %s",
+		    old->n, f->table);
+	dry_free(old);
 }
 
 int
@@ -449,6 +574,10 @@ ipt_teardown(int lock_fd, int families)
 	for (i = 0; i < KIWI_ARRAY_SIZE(ipt_families); i++) {
 		if (!(families & ipt_family_bit(ipt_families[i].family)))
 			continue;
+		if (dryrun()) {
+			dry_teardown(&ipt_families[i]);
+			continue;
+		}
 		rc = ipt_transact(
 		    lock_fd, &ipt_families[i], edit_teardown, NULL);
 		if (rc < 0)

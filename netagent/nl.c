@@ -12,6 +12,7 @@
 #include <netlink/netlink.h>
 
 #include "common/log.h"
+#include "netagent/dryrun.h"
 
 /* Requests in flight at once while refreshing lifetimes. */
 #define REFRESH_WINDOW 64
@@ -134,6 +135,29 @@ addr_msg(const struct kiwi_iface *n, int type, int flags,
 	return m;
 }
 
+/*
+ * What addr_request would have done; the renewals of lifetimes that
+ * keep an address are not worth a line at info.
+ */
+static int
+dry_request(
+    struct kiwi_iface *n, int type, int flags, const struct kiwi_addr *a)
+{
+	char buf[KIWI_ADDRSTRLEN];
+
+	addr_fmt(a, buf, sizeof(buf));
+	if (type == RTM_DELADDR)
+		log_info("dry-run: would remove %s/%d from %s", buf,
+		    host_prefix(a), n->ifname);
+	else if (flags & NLM_F_EXCL)
+		log_info("dry-run: would add %s/%d to %s", buf, host_prefix(a),
+		    n->ifname);
+	else
+		log_debug("dry-run: would renew %s/%d on %s", buf,
+		    host_prefix(a), n->ifname);
+	return 0;
+}
+
 /* Send one request and wait for its answer. */
 static int
 addr_request(struct kiwi_iface *n, int type, int flags,
@@ -143,6 +167,8 @@ addr_request(struct kiwi_iface *n, int type, int flags,
 
 	if (n->ifindex <= 0)
 		return -ENODEV;
+	if (dryrun())
+		return dry_request(n, type, flags, a);
 	if ((m = addr_msg(n, type, flags, a, lft)) == NULL)
 		return -ENOMEM;
 	return iface_errno(nl_send_sync(n->sk, m));
@@ -322,6 +348,11 @@ iface_refresh(struct kiwi_iface *n, const struct kiwi_ipset *sets, size_t nsets,
 
 	if (n->ifindex <= 0 && nsets > 0)
 		return -ENODEV;
+	if (dryrun()) {
+		log_debug("dry-run: would renew %zu addresses on %s", nsets,
+		    n->ifname);
+		return 0;
+	}
 	for (from = 0; from < nsets; from = to) {
 		to = from + REFRESH_WINDOW < nsets ? from + REFRESH_WINDOW
 		                                   : nsets;
@@ -368,6 +399,11 @@ iface_sweep(struct kiwi_iface *n)
 		if (!addr_is_kiwis(n, &l.a[i]))
 			continue;
 		addr_fmt(&l.a[i].addr, buf, sizeof(buf));
+		/* iface_remove says what it would do. */
+		if (dryrun()) {
+			(void)iface_remove(n, &l.a[i].addr);
+			continue;
+		}
 		if ((rc = iface_remove(n, &l.a[i].addr)) < 0) {
 			log_warnc(rc, "cannot remove leftover %s from %s", buf,
 			    n->ifname);

@@ -21,6 +21,7 @@
 #include "common/msg.h"
 #include "common/priv.h"
 #include "common/util.h"
+#include "netagent/dryrun.h"
 #include "netagent/netagent.h"
 #include "supervisor/logsink.h"
 #include "supervisor/notify.h"
@@ -145,6 +146,7 @@ run_worker(int idx, const struct kiwi_config *cfg, const struct kiwi_user *u,
 {
 	switch (idx) {
 	case W_NETAGENT:
+		dryrun_set(cfg->dry_run);
 		priv_drop(u, true);
 		return netagent_main(cfg, ch->sup_n[1], ch->c_n[1], lock_fd);
 	case W_CLAIMER:
@@ -520,6 +522,10 @@ log_start(const struct kiwi_config *cfg, const struct kiwi_user *u)
 
 	log_info("kiwi %s starting on %s as node %s, workers as %s",
 	    KIWI_VERSION, cfg->ifname, cfg->node_name, u->name);
+	if (cfg->dry_run)
+		log_warnx("dry run: addresses and rules are only logged, not "
+		          "made; but this node still claims addresses in etcd, "
+		          "so no other node serves the ones it wins");
 	if (cfg->ncidrs == 0)
 		log_info("no --cidr-range given: every external IP is"
 		         " accepted");
