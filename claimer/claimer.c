@@ -41,6 +41,14 @@ claimer_inherit_lease(int64_t id)
 	inherited_lease = id;
 }
 
+static unsigned int inherited_restarts;
+
+void
+claimer_inherit_restarts(unsigned int n)
+{
+	inherited_restarts = n;
+}
+
 /*
  * Ready once the first full set is handled: every address claimed and
  * confirmed by the netagent, or known to be held elsewhere.  The
@@ -436,6 +444,7 @@ setup(struct claimer *c, const struct kiwi_config *cfg, int fds[3])
 	c->watch_backoff = 100;
 	c->next_tick = now_ms();
 	c->adopt = c->inherited = inherited_lease;
+	c->restarts = inherited_restarts;
 	srandom((unsigned int)(getpid() ^ now_ms()));
 	for (i = 0; i < 3; i++) {
 		r = set_nonblock(fds[i]);

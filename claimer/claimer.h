@@ -17,6 +17,8 @@
  * else a new lease is granted.
  */
 void claimer_inherit_lease(int64_t id);
+/* Likewise: how often the workers were restarted, for the metrics. */
+void claimer_inherit_restarts(unsigned int n);
 
 /*
  * Run until MSG_SHUTDOWN, MSG_DETACH (or EOF) on sup_fd.  Sends

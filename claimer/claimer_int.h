@@ -21,6 +21,8 @@
 /* Leases of an earlier life on this node revoked, remembered. */
 #define PAST_MAX 8
 
+#define LAT_BUCKETS 8
+
 /* What the claimer counts for the metrics (status.c, metrics.c). */
 struct claimer_counts {
 	uint64_t won; /* addresses that came to be held here */
@@ -28,6 +30,9 @@ struct claimer_counts {
 	uint64_t failovers; /* won from another node that held them */
 	uint64_t etcd_errors; /* times etcd stopped answering */
 	uint64_t etcd_reconnects; /* times it answered again */
+	/* From CLAIM to the netagent's RESULT, as status_observe sees it. */
+	uint64_t lat_bucket[LAT_BUCKETS];
+	uint64_t lat_count, lat_sum_ms;
 };
 
 struct status_srv;
@@ -158,5 +163,6 @@ void metrics_close(struct claimer *c);
 unsigned int metrics_pollfds(const struct claimer *c, struct pollfd *p);
 void metrics_events(struct claimer *c, const struct pollfd *p, unsigned int n);
 int64_t metrics_wake(const struct claimer *c);
+void metrics_observe_latency(struct claimer *c, int64_t ms);
 
 #endif

@@ -17,7 +17,8 @@
 #define ETCD_RESP_MAX (1024 * 1024)
 #define ETCD_MAX_MEMBERS 16
 #define ETCD_ERR_MAX (EJ_ERRLEN + 256)
-#define ETCD_MAX_FDS 8
+/* The claimer's peers, plus its status and metrics clients. */
+#define ETCD_MAX_FDS 32
 
 struct etcd_req {
 	struct etcd *e;

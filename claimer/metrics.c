@@ -1,42 +1,385 @@
 /*
- * Metrics in the Prometheus text format, and a health check.
+ * --metrics-address: a minimal HTTP/1.0 responder in the claimer's
+ * loop.  GET /metrics answers in the Prometheus text format, GET
+ * /healthz 200 "ok" once the first full set is handled while the
+ * lease is trusted, 503 otherwise.  Anything else gets 404, a request
+ * that is not a GET line 400.  Every connection is non-blocking, gets
+ * one answer and is closed; at most CLIENTS_MAX at once, each cut off
+ * after CLIENT_MS, requests bounded by REQUEST_MAX.
  */
-#include <stdint.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "claimer/claimer_int.h"
+#include "common/log.h"
+#include "common/util.h"
+
+#define CLIENTS_MAX 8
+#define CLIENT_MS 5000
+#define REQUEST_MAX 2048
+
+struct mclient {
+	int fd; /* -1: free */
+	int64_t deadline;
+	char in[REQUEST_MAX + 1];
+	size_t inlen;
+	char *out;
+	size_t outlen, outoff;
+};
+
+struct metrics_srv {
+	int fd;
+	struct mclient cl[CLIENTS_MAX];
+};
+
+/* The histogram's upper bounds, in seconds. */
+static const double bounds[LAT_BUCKETS] = { 0.001, 0.005, 0.01, 0.05, 0.1, 0.5,
+	1, 5 };
+
+void
+metrics_observe_latency(struct claimer *c, int64_t ms)
+{
+	size_t i;
+
+	for (i = 0; i < LAT_BUCKETS; i++)
+		if ((double)ms / 1000 <= bounds[i])
+			c->counts.lat_bucket[i]++;
+	c->counts.lat_count++;
+	c->counts.lat_sum_ms += (uint64_t)ms;
+}
+
+static void
+tally(const struct claimer *c, unsigned int *held, unsigned int *standby,
+    unsigned int *wanted)
+{
+	size_t i;
+
+	*held = *standby = *wanted = 0;
+	for (i = 0; i < c->table.n; i++) {
+		*wanted += c->table.v[i]->wanted;
+		*held += c->table.v[i]->shown == SHOW_HELD;
+		*standby += c->table.v[i]->shown == SHOW_STANDBY;
+	}
+}
+
+static void
+metric(FILE *f, const char *name, const char *type, const char *help, double v)
+{
+	fprintf(f, "# HELP kiwi_%s %s\n# TYPE kiwi_%s %s\nkiwi_%s %.*f\n", name,
+	    help, name, type, name, v == (double)(int64_t)v ? 0 : 3, v);
+}
+
+static void
+histogram(FILE *f, const struct claimer_counts *k)
+{
+	size_t i;
+
+	fprintf(f,
+	    "# HELP kiwi_netagent_claim_seconds From a claim sent to "
+	    "the netagent to its answer.\n"
+	    "# TYPE kiwi_netagent_claim_seconds histogram\n");
+	for (i = 0; i < LAT_BUCKETS; i++)
+		fprintf(f,
+		    "kiwi_netagent_claim_seconds_bucket{le=\"%g\"} %" PRIu64
+		    "\n",
+		    bounds[i], k->lat_bucket[i]);
+	fprintf(f,
+	    "kiwi_netagent_claim_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n"
+	    "kiwi_netagent_claim_seconds_sum %.3f\n"
+	    "kiwi_netagent_claim_seconds_count %" PRIu64 "\n",
+	    k->lat_count, (double)k->lat_sum_ms / 1000, k->lat_count);
+}
+
+static void
+write_metrics(const struct claimer *c, FILE *f)
+{
+	const struct claimer_counts *k = &c->counts;
+	unsigned int held, standby, wanted;
+
+	tally(c, &held, &standby, &wanted);
+	metric(f, "ready", "gauge", "1 once ready and the lease is trusted.",
+	    claimer_healthy(c));
+	metric(
+	    f, "addresses_wanted", "gauge", "Addresses Services want.", wanted);
+	metric(
+	    f, "addresses_held", "gauge", "Addresses held on this node.", held);
+	metric(f, "addresses_standby", "gauge",
+	    "Wanted addresses another node holds.", standby);
+	metric(f, "claims_won_total", "counter",
+	    "Addresses that came to be held here.", (double)k->won);
+	metric(f, "claims_lost_total", "counter",
+	    "Held addresses that were let go.", (double)k->lost);
+	metric(f, "failovers_total", "counter",
+	    "Addresses taken over from another node.", (double)k->failovers);
+	metric(f, "etcd_errors_total", "counter",
+	    "Times etcd stopped answering.", (double)k->etcd_errors);
+	metric(f, "etcd_reconnects_total", "counter",
+	    "Times etcd answered again after an error.",
+	    (double)k->etcd_reconnects);
+	metric(f, "lease_renewal_age_seconds", "gauge",
+	    "Since the last good lease renewal went out (-1: none yet).",
+	    c->renewed ? (double)(now_ms() - c->renewed) / 1000 : -1);
+	metric(f, "worker_restarts_total", "counter",
+	    "Times the supervisor restarted the workers.", c->restarts);
+	histogram(f, k);
+}
+
+static char *
+reply(int code, const char *type, const char *body, size_t len)
+{
+	const char *why = code == 200 ? "OK"
+	    : code == 503             ? "Service Unavailable"
+	    : code == 404             ? "Not Found"
+	                              : "Bad Request";
+	char *s = NULL;
+
+	if (asprintf(&s,
+	        "HTTP/1.0 %d %s\r\nContent-Type: %s\r\n"
+	        "Content-Length: %zu\r\nConnection: close\r\n\r\n%.*s",
+	        code, why, type, len, (int)len, body) < 0)
+		return NULL;
+	return s;
+}
+
+static char *
+answer_metrics(const struct claimer *c)
+{
+	char *body = NULL, *s;
+	size_t len = 0;
+	FILE *f = open_memstream(&body, &len);
+
+	if (f == NULL)
+		return NULL;
+	write_metrics(c, f);
+	fclose(f);
+	s = reply(200, "text/plain; version=0.0.4", body, len);
+	free(body);
+	return s;
+}
+
+static char *
+answer(const struct claimer *c, const char *req)
+{
+	char path[256];
+
+	if (sscanf(req, "GET %255s HTTP/1.%*[01]", path) != 1)
+		return reply(400, "text/plain", "bad request\n", 12);
+	if (strcmp(path, "/metrics") == 0)
+		return answer_metrics(c);
+	if (strcmp(path, "/healthz") != 0)
+		return reply(404, "text/plain", "not found\n", 10);
+	if (claimer_healthy(c))
+		return reply(200, "text/plain", "ok\n", 3);
+	return reply(503, "text/plain", "not ready\n", 10);
+}
+
+static void
+mclose(struct mclient *k)
+{
+	if (k->fd >= 0)
+		close(k->fd);
+	free(k->out);
+	memset(k, 0, sizeof(*k));
+	k->fd = -1;
+}
+
+static void
+mread(const struct claimer *c, struct mclient *k)
+{
+	ssize_t n = read(k->fd, k->in + k->inlen, REQUEST_MAX - k->inlen);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		mclose(k);
+		return;
+	}
+	k->inlen += (size_t)n;
+	k->in[k->inlen] = '\0';
+	/* The headers say nothing we need: answer at their end. */
+	if (strstr(k->in, "\r\n\r\n") == NULL &&
+	    strstr(k->in, "\n\n") == NULL) {
+		if (k->inlen < REQUEST_MAX)
+			return;
+		k->out = reply(400, "text/plain", "bad request\n", 12);
+	} else
+		k->out = answer(c, k->in);
+	if (k->out == NULL) {
+		mclose(k);
+		return;
+	}
+	k->outlen = strlen(k->out);
+}
+
+static void
+mwrite(struct mclient *k)
+{
+	ssize_t n = send(k->fd, k->out + k->outoff, k->outlen - k->outoff,
+	    MSG_NOSIGNAL | MSG_DONTWAIT);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n < 0 || (k->outoff += (size_t)n) == k->outlen)
+		mclose(k);
+}
+
+/* HOST:PORT or [HOST]:PORT, numeric only: no lookups at start. */
+static int
+listen_on(const char *hostport)
+{
+	struct addrinfo hints = { .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV,
+		.ai_socktype = SOCK_STREAM };
+	char host[KIWI_HOSTPORT_MAX], *port;
+	struct addrinfo *ai = NULL;
+	int fd = -1, one = 1, r;
+
+	snprintf(host, sizeof(host), "%s", hostport);
+	port = strrchr(host, ':');
+	*port++ = '\0';
+	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+		memmove(host, host + 1, strlen(host));
+		host[strlen(host) - 1] = '\0';
+	}
+	if ((r = getaddrinfo(host, port, &hints, &ai)) != 0) {
+		log_warnx(
+		    "--metrics-address %s: %s", hostport, gai_strerror(r));
+		return -EINVAL;
+	}
+	fd = socket(
+	    ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 ||
+	    listen(fd, CLIENTS_MAX) < 0) {
+		r = -errno;
+		log_warn("--metrics-address %s", hostport);
+		if (fd >= 0)
+			close(fd);
+		fd = r;
+	}
+	freeaddrinfo(ai);
+	return fd;
+}
 
 int
 metrics_open(struct claimer *c)
 {
-	(void)c;
+	struct metrics_srv *s;
+	int i, fd;
+
+	if (c->cfg->metrics_address[0] == '\0')
+		return 0;
+	if ((fd = listen_on(c->cfg->metrics_address)) < 0) {
+		log_warnx("no metrics are served (ignoring)");
+		return fd;
+	}
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		close(fd);
+		return -ENOMEM;
+	}
+	s->fd = fd;
+	for (i = 0; i < CLIENTS_MAX; i++)
+		s->cl[i].fd = -1;
+	c->metrics = s;
+	log_info(
+	    "serving metrics on http://%s/metrics", c->cfg->metrics_address);
 	return 0;
 }
 
 void
 metrics_close(struct claimer *c)
 {
-	(void)c;
+	int i;
+
+	if (c->metrics == NULL)
+		return;
+	for (i = 0; i < CLIENTS_MAX; i++)
+		mclose(&c->metrics->cl[i]);
+	close(c->metrics->fd);
+	free(c->metrics);
+	c->metrics = NULL;
 }
 
 unsigned int
 metrics_pollfds(const struct claimer *c, struct pollfd *p)
 {
-	(void)c;
-	(void)p;
-	return 0;
+	const struct mclient *k;
+	unsigned int n = 0;
+	int i;
+
+	if (c->metrics == NULL)
+		return 0;
+	p[n++] = (struct pollfd){ .fd = c->metrics->fd, .events = POLLIN };
+	for (i = 0; i < CLIENTS_MAX; i++) {
+		k = &c->metrics->cl[i];
+		if (k->fd >= 0)
+			p[n++] = (struct pollfd){ .fd = k->fd,
+				.events = k->out ? POLLOUT : POLLIN };
+	}
+	return n;
+}
+
+static void
+maccept(struct metrics_srv *s)
+{
+	int fd, i;
+
+	fd = accept4(s->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd < 0)
+		return;
+	for (i = 0; i < CLIENTS_MAX && s->cl[i].fd >= 0; i++)
+		;
+	if (i == CLIENTS_MAX) {
+		close(fd);
+		return;
+	}
+	s->cl[i].fd = fd;
+	s->cl[i].deadline = now_ms() + CLIENT_MS;
 }
 
 void
 metrics_events(struct claimer *c, const struct pollfd *p, unsigned int n)
 {
-	(void)c;
-	(void)p;
-	(void)n;
+	struct mclient *k;
+	unsigned int j;
+	int i;
+
+	if (c->metrics == NULL)
+		return;
+	for (i = 0; i < CLIENTS_MAX; i++) {
+		k = &c->metrics->cl[i];
+		for (j = 0; k->fd >= 0 && j < n; j++)
+			if (p[j].fd == k->fd && p[j].revents != 0)
+				break;
+		if (k->fd >= 0 && now_ms() > k->deadline)
+			mclose(k);
+		else if (k->fd >= 0 && j < n && k->out != NULL)
+			mwrite(k);
+		else if (k->fd >= 0 && j < n)
+			mread(c, k);
+	}
+	for (j = 0; j < n; j++)
+		if (p[j].fd == c->metrics->fd && (p[j].revents & POLLIN))
+			maccept(c->metrics);
 }
 
 int64_t
 metrics_wake(const struct claimer *c)
 {
-	(void)c;
-	return INT64_MAX;
+	int64_t w = INT64_MAX;
+	int i;
+
+	if (c->metrics == NULL)
+		return w;
+	for (i = 0; i < CLIENTS_MAX; i++)
+		if (c->metrics->cl[i].fd >= 0 && c->metrics->cl[i].deadline < w)
+			w = c->metrics->cl[i].deadline;
+	return w;
 }

@@ -114,8 +114,11 @@ status_observe(struct claimer *c)
 		if (s == cl->shown)
 			continue;
 		count_change(c, cl, s);
+		if (cl->shown == SHOW_CONFIGURING && s == SHOW_HELD)
+			metrics_observe_latency(c, now_ms() - cl->shown_ms);
 		cl->shown = s;
 		cl->since = (int64_t)time(NULL);
+		cl->shown_ms = now_ms();
 		if (s != SHOW_STANDBY && s != SHOW_WAITING &&
 		    s != SHOW_CLAIMING) {
 			free(cl->holder);

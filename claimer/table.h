@@ -52,6 +52,7 @@ struct claim {
 	/* For the status and the metrics, kept by status.c. */
 	enum claim_show shown;
 	int64_t since; /* wall clock, seconds: when shown last changed */
+	int64_t shown_ms; /* the same on the monotonic clock */
 	char *holder; /* the node holding it when standby; NULL: unknown */
 	int refused; /* the netagent's error for the set, or 0 */
 };

@@ -65,6 +65,8 @@ struct channels {
 
 /* Whether the claimer has said the first full set is handled. */
 static bool ready;
+/* How often every worker was restarted, for the metrics. */
+static unsigned int restarts;
 /* The lease the last claimer reported, for the next one to adopt. */
 static int64_t lease_id;
 
@@ -152,6 +154,7 @@ run_worker(int idx, const struct kiwi_config *cfg, const struct kiwi_user *u,
 	case W_CLAIMER:
 		priv_drop(u, false);
 		claimer_inherit_lease(lease_id);
+		claimer_inherit_restarts(restarts);
 		return claimer_main(cfg, ch->sup_c[1], ch->w_c[1], ch->c_n[0]);
 	case W_WATCHER:
 		/* Credentials may be root's only: read them before the drop. */
@@ -652,6 +655,7 @@ supervisor_run(const struct kiwi_config *cfg)
 		}
 		backoff =
 		    backoff * 2 > RESTART_MAX_MS ? RESTART_MAX_MS : backoff * 2;
+		restarts++;
 	}
 	log_info("stopped");
 	logsink_drain();
