@@ -29,6 +29,8 @@
 
 /* How long shutdown waits for the netagent to confirm RELEASE_ALL. */
 #define SHUTDOWN_WAIT_MS 3000
+/* How long a SHUTDOWN may follow the watcher's close unremarked. */
+#define WATCHER_QUIET_MS 1000
 /* How long shutdown tries to revoke the lease. */
 #define SHUTDOWN_REVOKE_MS 2000
 
@@ -258,13 +260,13 @@ peer_closed(struct claimer *c, int fd)
 		log_info("supervisor closed its socket; shutting down");
 		c->done = true;
 	} else if (fd == c->watcher_fd) {
-		/* At shutdown the watcher stops first: that is expected. */
-		if (c->done)
-			log_debug("watcher closed its socket");
-		else
-			log_warnx("watcher closed its socket: the wanted set "
-			          "stays as it is");
+		/*
+		 * At shutdown the watcher is stopped first, and its close
+		 * may come before our own SHUTDOWN: warn only if none does.
+		 */
+		log_debug("watcher closed its socket");
 		c->watcher_fd = -1;
+		c->watcher_closed = now_ms();
 	} else {
 		netagent_gone(c, "closed its socket");
 	}
@@ -294,6 +296,16 @@ drain(struct claimer *c, int fd, struct kiwi_msg *m)
 	}
 }
 
+static void
+watcher_check(struct claimer *c)
+{
+	if (c->watcher_closed == 0 ||
+	    now_ms() < c->watcher_closed + WATCHER_QUIET_MS)
+		return;
+	c->watcher_closed = 0;
+	log_warnx("watcher closed its socket: the wanted set stays as it is");
+}
+
 static int
 poll_timeout(const struct claimer *c)
 {
@@ -304,6 +316,9 @@ poll_timeout(const struct claimer *c)
 	if ((w = status_wake(c)) < until)
 		until = w;
 	if ((w = metrics_wake(c)) < until)
+		until = w;
+	if (c->watcher_closed != 0 &&
+	    (w = c->watcher_closed + WATCHER_QUIET_MS) < until)
 		until = w;
 	if (until <= now)
 		return 0;
@@ -352,6 +367,7 @@ run(struct claimer *c, struct kiwi_msg *m)
 		reconcile(c);
 		maybe_ready(c);
 		status_observe(c);
+		watcher_check(c);
 	}
 }
 

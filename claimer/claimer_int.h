@@ -95,6 +95,7 @@ struct claimer {
 	struct claimer_counts counts;
 	bool counted_down; /* etcd_down when status_observe last looked */
 	unsigned int restarts; /* of the workers, told by the supervisor */
+	int64_t watcher_closed; /* when, if no SHUTDOWN came since; or 0 */
 };
 
 /* claims.c */

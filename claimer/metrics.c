@@ -5,7 +5,7 @@
  * lease is trusted, 503 otherwise.  Anything else gets 404, a request
  * that is not a GET line 400.  Every connection is non-blocking, gets
  * one answer and is closed; at most CLIENTS_MAX at once, each cut off
- * after CLIENT_MS, requests bounded by REQUEST_MAX.
+ * after CONN_MS, requests bounded by REQUEST_MAX.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -18,25 +18,18 @@
 #include <unistd.h>
 
 #include "claimer/claimer_int.h"
+#include "claimer/conn.h"
 #include "common/log.h"
 #include "common/util.h"
 
 #define CLIENTS_MAX 8
-#define CLIENT_MS 5000
 #define REQUEST_MAX 2048
-
-struct mclient {
-	int fd; /* -1: free */
-	int64_t deadline;
-	char in[REQUEST_MAX + 1];
-	size_t inlen;
-	char *out;
-	size_t outlen, outoff;
-};
 
 struct metrics_srv {
 	int fd;
-	struct mclient cl[CLIENTS_MAX];
+	struct conn cl[CLIENTS_MAX];
+	char in[CLIENTS_MAX][REQUEST_MAX + 1];
+	size_t inlen[CLIENTS_MAX];
 };
 
 /* The histogram's upper bounds, in seconds. */
@@ -181,53 +174,33 @@ answer(const struct claimer *c, const char *req)
 }
 
 static void
-mclose(struct mclient *k)
+mread(const struct claimer *c, int i)
 {
-	if (k->fd >= 0)
-		close(k->fd);
-	free(k->out);
-	memset(k, 0, sizeof(*k));
-	k->fd = -1;
-}
-
-static void
-mread(const struct claimer *c, struct mclient *k)
-{
-	ssize_t n = read(k->fd, k->in + k->inlen, REQUEST_MAX - k->inlen);
+	struct metrics_srv *s = c->metrics;
+	struct conn *k = &s->cl[i];
+	char *in = s->in[i];
+	ssize_t n = read(k->fd, in + s->inlen[i], REQUEST_MAX - s->inlen[i]);
 
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {
-		mclose(k);
+		conn_close(k);
 		return;
 	}
-	k->inlen += (size_t)n;
-	k->in[k->inlen] = '\0';
+	s->inlen[i] += (size_t)n;
+	in[s->inlen[i]] = '\0';
 	/* The headers say nothing we need: answer at their end. */
-	if (strstr(k->in, "\r\n\r\n") == NULL &&
-	    strstr(k->in, "\n\n") == NULL) {
-		if (k->inlen < REQUEST_MAX)
+	if (strstr(in, "\r\n\r\n") == NULL && strstr(in, "\n\n") == NULL) {
+		if (s->inlen[i] < REQUEST_MAX)
 			return;
 		k->out = reply(400, "text/plain", "bad request\n", 12);
 	} else
-		k->out = answer(c, k->in);
+		k->out = answer(c, in);
 	if (k->out == NULL) {
-		mclose(k);
+		conn_close(k);
 		return;
 	}
 	k->outlen = strlen(k->out);
-}
-
-static void
-mwrite(struct mclient *k)
-{
-	ssize_t n = send(k->fd, k->out + k->outoff, k->outlen - k->outoff,
-	    MSG_NOSIGNAL | MSG_DONTWAIT);
-
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return;
-	if (n < 0 || (k->outoff += (size_t)n) == k->outlen)
-		mclose(k);
 }
 
 /* HOST:PORT or [HOST]:PORT, numeric only: no lookups at start. */
@@ -272,7 +245,7 @@ int
 metrics_open(struct claimer *c)
 {
 	struct metrics_srv *s;
-	int i, fd;
+	int fd;
 
 	if (c->cfg->metrics_address[0] == '\0')
 		return 0;
@@ -285,8 +258,7 @@ metrics_open(struct claimer *c)
 		return -ENOMEM;
 	}
 	s->fd = fd;
-	for (i = 0; i < CLIENTS_MAX; i++)
-		s->cl[i].fd = -1;
+	conn_init(s->cl, CLIENTS_MAX);
 	c->metrics = s;
 	log_info(
 	    "serving metrics on http://%s/metrics", c->cfg->metrics_address);
@@ -301,7 +273,7 @@ metrics_close(struct claimer *c)
 	if (c->metrics == NULL)
 		return;
 	for (i = 0; i < CLIENTS_MAX; i++)
-		mclose(&c->metrics->cl[i]);
+		conn_close(&c->metrics->cl[i]);
 	close(c->metrics->fd);
 	free(c->metrics);
 	c->metrics = NULL;
@@ -310,76 +282,41 @@ metrics_close(struct claimer *c)
 unsigned int
 metrics_pollfds(const struct claimer *c, struct pollfd *p)
 {
-	const struct mclient *k;
+	const struct metrics_srv *s = c->metrics;
 	unsigned int n = 0;
 	int i;
 
-	if (c->metrics == NULL)
+	if (s == NULL)
 		return 0;
-	p[n++] = (struct pollfd){ .fd = c->metrics->fd, .events = POLLIN };
-	for (i = 0; i < CLIENTS_MAX; i++) {
-		k = &c->metrics->cl[i];
-		if (k->fd >= 0)
-			p[n++] = (struct pollfd){ .fd = k->fd,
-				.events = k->out ? POLLOUT : POLLIN };
-	}
+	p[n++] = (struct pollfd){ .fd = s->fd, .events = POLLIN };
+	for (i = 0; i < CLIENTS_MAX; i++)
+		if (s->cl[i].fd >= 0)
+			p[n++] = (struct pollfd){ .fd = s->cl[i].fd,
+				.events = s->cl[i].out ? POLLOUT : POLLIN };
 	return n;
 }
 
 static void
-maccept(struct metrics_srv *s)
+mreadable(void *arg, int i)
 {
-	int fd, i;
-
-	fd = accept4(s->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	if (fd < 0)
-		return;
-	for (i = 0; i < CLIENTS_MAX && s->cl[i].fd >= 0; i++)
-		;
-	if (i == CLIENTS_MAX) {
-		close(fd);
-		return;
-	}
-	s->cl[i].fd = fd;
-	s->cl[i].deadline = now_ms() + CLIENT_MS;
+	mread(arg, i);
 }
 
 void
 metrics_events(struct claimer *c, const struct pollfd *p, unsigned int n)
 {
-	struct mclient *k;
-	unsigned int j;
+	struct metrics_srv *s = c->metrics;
 	int i;
 
-	if (c->metrics == NULL)
+	if (s == NULL)
 		return;
-	for (i = 0; i < CLIENTS_MAX; i++) {
-		k = &c->metrics->cl[i];
-		for (j = 0; k->fd >= 0 && j < n; j++)
-			if (p[j].fd == k->fd && p[j].revents != 0)
-				break;
-		if (k->fd >= 0 && now_ms() > k->deadline)
-			mclose(k);
-		else if (k->fd >= 0 && j < n && k->out != NULL)
-			mwrite(k);
-		else if (k->fd >= 0 && j < n)
-			mread(c, k);
-	}
-	for (j = 0; j < n; j++)
-		if (p[j].fd == c->metrics->fd && (p[j].revents & POLLIN))
-			maccept(c->metrics);
+	i = conn_serve(s->fd, s->cl, CLIENTS_MAX, p, n, mreadable, c);
+	if (i >= 0)
+		s->inlen[i] = 0;
 }
 
 int64_t
 metrics_wake(const struct claimer *c)
 {
-	int64_t w = INT64_MAX;
-	int i;
-
-	if (c->metrics == NULL)
-		return w;
-	for (i = 0; i < CLIENTS_MAX; i++)
-		if (c->metrics->cl[i].fd >= 0 && c->metrics->cl[i].deadline < w)
-			w = c->metrics->cl[i].deadline;
-	return w;
+	return c->metrics ? conn_wake(c->metrics->cl, CLIENTS_MAX) : INT64_MAX;
 }

@@ -7,7 +7,7 @@
  *
  * Everything is non-blocking and served from the claimer's loop; a
  * client that is slow to send its line or to read the answer is cut
- * off after CLIENT_MS, and at most CLIENTS_MAX are served at once.
+ * off after CONN_MS, and at most CLIENTS_MAX are served at once.
  *
  * The same file tracks, per address, what the status shows and since
  * when, and counts what changed, for the metrics (metrics.c).
@@ -25,26 +25,19 @@
 #include <unistd.h>
 
 #include "claimer/claimer_int.h"
+#include "claimer/conn.h"
 #include "common/log.h"
 #include "common/util.h"
 
 #define CLIENTS_MAX 8
-#define CLIENT_MS 5000
 #define REQUEST_MAX 64
-
-struct client {
-	int fd; /* -1: free */
-	int64_t deadline;
-	char in[REQUEST_MAX];
-	size_t inlen;
-	char *out; /* the answer, once known */
-	size_t outlen, outoff;
-	bool cluster; /* waits for cluster.c's answer */
-};
 
 struct status_srv {
 	int fd;
-	struct client cl[CLIENTS_MAX];
+	struct conn cl[CLIENTS_MAX];
+	char in[CLIENTS_MAX][REQUEST_MAX];
+	size_t inlen[CLIENTS_MAX];
+	bool cluster[CLIENTS_MAX]; /* waits for cluster.c's answer */
 };
 
 static const char *state_names[] = {
@@ -203,32 +196,22 @@ status_document(const struct claimer *c)
 	return s;
 }
 
-static void
-client_close(struct client *k)
-{
-	if (k->fd >= 0)
-		close(k->fd);
-	free(k->out);
-	memset(k, 0, sizeof(*k));
-	k->fd = -1;
-}
-
 /* The answer to give, with its newline; a client sees it at EOF. */
 static void
-client_answer(struct client *k, char *doc)
+client_answer(struct conn *k, char *doc)
 {
 	size_t n;
 
 	if (doc == NULL) {
 		log_warnx("control socket: out of memory building an answer");
-		client_close(k);
+		conn_close(k);
 		return;
 	}
 	n = strlen(doc);
 	k->out = realloc(doc, n + 2);
 	if (k->out == NULL) {
 		free(doc);
-		client_close(k);
+		conn_close(k);
 		return;
 	}
 	memcpy(k->out + n, "\n", 2);
@@ -237,12 +220,15 @@ client_answer(struct client *k, char *doc)
 }
 
 static void
-client_request(struct claimer *c, struct client *k)
+client_request(struct claimer *c, int i)
 {
-	if (strcmp(k->in, "status") == 0)
+	struct status_srv *s = c->status;
+	struct conn *k = &s->cl[i];
+
+	if (strcmp(s->in[i], "status") == 0)
 		client_answer(k, status_document(c));
-	else if (strcmp(k->in, "cluster") == 0) {
-		k->cluster = true;
+	else if (strcmp(s->in[i], "cluster") == 0) {
+		s->cluster[i] = true;
 		if (cluster_start(c) < 0)
 			client_answer(k,
 			    strdup("{\"error\":\"etcd request "
@@ -252,70 +238,31 @@ client_request(struct claimer *c, struct client *k)
 }
 
 static void
-client_read(struct claimer *c, struct client *k)
+client_read(struct claimer *c, int i)
 {
+	struct status_srv *s = c->status;
+	char *in = s->in[i], *nl;
 	ssize_t n;
-	char *nl;
 
-	n = read(k->fd, k->in + k->inlen, sizeof(k->in) - 1 - k->inlen);
+	n = read(s->cl[i].fd, in + s->inlen[i], REQUEST_MAX - 1 - s->inlen[i]);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {
-		client_close(k);
+		conn_close(&s->cl[i]);
 		return;
 	}
-	k->inlen += (size_t)n;
-	k->in[k->inlen] = '\0';
-	if ((nl = strchr(k->in, '\n')) == NULL) {
-		if (k->inlen == sizeof(k->in) - 1)
-			client_answer(k,
-			    strdup("{\"error\":\"request too "
-			           "long\"}"));
+	s->inlen[i] += (size_t)n;
+	in[s->inlen[i]] = '\0';
+	if ((nl = strchr(in, '\n')) == NULL) {
+		if (s->inlen[i] == REQUEST_MAX - 1)
+			client_answer(&s->cl[i],
+			    strdup("{\"error\":\"request too long\"}"));
 		return;
 	}
 	*nl = '\0';
-	if (nl > k->in && nl[-1] == '\r')
+	if (nl > in && nl[-1] == '\r')
 		nl[-1] = '\0';
-	client_request(c, k);
-}
-
-static void
-client_write(struct client *k)
-{
-	ssize_t n;
-
-	n = send(k->fd, k->out + k->outoff, k->outlen - k->outoff,
-	    MSG_NOSIGNAL | MSG_DONTWAIT);
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return;
-	if (n < 0) {
-		client_close(k);
-		return;
-	}
-	k->outoff += (size_t)n;
-	if (k->outoff == k->outlen)
-		client_close(k);
-}
-
-static void
-accept_one(struct status_srv *s)
-{
-	int fd, i;
-
-	fd = accept4(s->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	if (fd < 0)
-		return;
-	for (i = 0; i < CLIENTS_MAX; i++)
-		if (s->cl[i].fd < 0)
-			break;
-	if (i == CLIENTS_MAX) {
-		log_debug("control socket: %d clients already, refusing one",
-		    CLIENTS_MAX);
-		close(fd);
-		return;
-	}
-	s->cl[i].fd = fd;
-	s->cl[i].deadline = now_ms() + CLIENT_MS;
+	client_request(c, i);
 }
 
 int
@@ -325,12 +272,11 @@ status_open(struct claimer *c)
 	const char *path = c->cfg->control_socket;
 	struct status_srv *s;
 	mode_t old;
-	int i, r;
+	int r;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return -ENOMEM;
-	for (i = 0; i < CLIENTS_MAX; i++)
-		s->cl[i].fd = -1;
+	conn_init(s->cl, CLIENTS_MAX);
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
 	s->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (s->fd < 0)
@@ -365,7 +311,7 @@ status_close(struct claimer *c)
 	if (c->status == NULL)
 		return;
 	for (i = 0; i < CLIENTS_MAX; i++)
-		client_close(&c->status->cl[i]);
+		conn_close(&c->status->cl[i]);
 	close(c->status->fd);
 	(void)unlink(c->cfg->control_socket);
 	free(c->status);
@@ -375,90 +321,62 @@ status_close(struct claimer *c)
 unsigned int
 status_pollfds(const struct claimer *c, struct pollfd *p)
 {
-	const struct client *k;
+	const struct status_srv *s = c->status;
 	unsigned int n = 0;
 	int i;
 
-	if (c->status == NULL)
+	if (s == NULL)
 		return 0;
-	p[n++] = (struct pollfd){ .fd = c->status->fd, .events = POLLIN };
-	for (i = 0; i < CLIENTS_MAX; i++) {
-		k = &c->status->cl[i];
-		if (k->fd >= 0 && (k->out != NULL || !k->cluster))
-			p[n++] = (struct pollfd){ .fd = k->fd,
-				.events = k->out ? POLLOUT : POLLIN };
-	}
+	p[n++] = (struct pollfd){ .fd = s->fd, .events = POLLIN };
+	for (i = 0; i < CLIENTS_MAX; i++)
+		if (s->cl[i].fd >= 0 && (s->cl[i].out || !s->cluster[i]))
+			p[n++] = (struct pollfd){ .fd = s->cl[i].fd,
+				.events = s->cl[i].out ? POLLOUT : POLLIN };
 	return n;
 }
 
-static short
-revents_of(const struct pollfd *p, unsigned int n, int fd)
+static void
+client_readable(void *arg, int i)
 {
-	unsigned int i;
-
-	for (i = 0; i < n; i++)
-		if (p[i].fd == fd)
-			return p[i].revents;
-	return 0;
+	client_read(arg, i);
 }
 
 void
 status_events(struct claimer *c, const struct pollfd *p, unsigned int n)
 {
-	struct client *k;
-	short ev;
+	struct status_srv *s = c->status;
 	int i;
 
-	if (c->status == NULL)
+	if (s == NULL)
 		return;
-	for (i = 0; i < CLIENTS_MAX; i++) {
-		k = &c->status->cl[i];
-		if (k->fd < 0)
-			continue;
-		if (now_ms() > k->deadline) {
-			client_close(k);
-			continue;
-		}
-		ev = revents_of(p, n, k->fd);
-		if (k->out != NULL && (ev & (POLLOUT | POLLERR | POLLHUP)))
-			client_write(k);
-		else if (k->out == NULL && ev != 0)
-			client_read(c, k);
+	i = conn_serve(s->fd, s->cl, CLIENTS_MAX, p, n, client_readable, c);
+	if (i >= 0) {
+		s->inlen[i] = 0;
+		s->cluster[i] = false;
 	}
-	if (revents_of(p, n, c->status->fd) & POLLIN)
-		accept_one(c->status);
 }
 
 /* The cluster view is ready (doc) or failed (NULL): answer who waits. */
 void
 status_cluster_done(struct claimer *c, const char *doc)
 {
-	struct client *k;
+	struct status_srv *s = c->status;
 	int i;
 
-	if (c->status == NULL)
+	if (s == NULL)
 		return;
-	for (i = 0; i < CLIENTS_MAX; i++) {
-		k = &c->status->cl[i];
-		if (k->fd < 0 || !k->cluster || k->out != NULL)
-			continue;
-		client_answer(k,
-		    strdup(doc ? doc : "{\"error\":\"etcd did not answer\"}"));
-	}
+	for (i = 0; i < CLIENTS_MAX; i++)
+		if (s->cl[i].fd >= 0 && s->cluster[i] && s->cl[i].out == NULL)
+			client_answer(&s->cl[i],
+			    strdup(doc
+			            ? doc
+			            : "{\"error\":\"etcd did not answer\"}"));
 }
 
 int64_t
 status_wake(const struct claimer *c)
 {
-	int64_t w = INT64_MAX;
-	int i;
-
-	if (c->status == NULL)
-		return w;
-	for (i = 0; i < CLIENTS_MAX; i++)
-		if (c->status->cl[i].fd >= 0 && c->status->cl[i].deadline < w)
-			w = c->status->cl[i].deadline;
-	return w;
+	return c->status ? conn_wake(c->status->cl, CLIENTS_MAX) : INT64_MAX;
 }
 
 bool

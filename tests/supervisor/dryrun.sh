@@ -3,28 +3,15 @@
 # it would make, and leaves the kernel as it was: no address, no chain,
 # no jump, not even a sweep of an address that looks like kiwi's.
 . "${KIWI_SRC:-$(dirname "$0")/../..}/tests/lib/common.sh"
+. "$KIWI_SRC/tests/supervisor/operator_lib.sh"
 need_root
 kiwi=$KIWI_BUILD/kiwi
 ip_a=198.51.100.30
 ip_old=198.51.100.31
-run=/run/kiwi-t-dryrun-$$
-on_exit "rm -rf $run"
-
-node=$(netns_new dryrun)
-ip -n "$node" link add kiwi0 type veth peer name peer0
-ip -n "$node" link set kiwi0 up
-ip -n "$node" link set peer0 up
-in_node() { ip netns exec "$node" "$@"; }
+node_start dryrun
 # A leftover with kiwi's label: a real run would sweep it.
 in_node ip addr add $ip_old/32 dev kiwi0 label kiwi0:kube
-etcd_start "$node"
-cat >"$T_TMP/seed.json" <<JSON
-[{"apiVersion": "v1", "kind": "Service",
-  "metadata": {"namespace": "default", "name": "web"},
-  "spec": {"externalIPs": ["$ip_a"],
-           "ports": [{"port": 8080, "protocol": "TCP"}]}}]
-JSON
-kube_fixture_start "$node" --seed "$T_TMP/seed.json"
+kube_fixture_start "$node" --seed "$(web_seed $ip_a)"
 # The addresses (but the link-local one the kernel adds by itself) and
 # the mangle tables (but their packet counters).
 addrs() { in_node ip -o addr show dev kiwi0 | grep -v 'scope link'; }
@@ -35,7 +22,7 @@ before_v6=$(mangle ip6tables-legacy-save)
 
 ip netns exec "$node" "$kiwi" --interface kiwi0 --cidr-range 198.51.100.0/24 \
 	--kube-endpoint "$KUBE_URL" --etcd-endpoint "$ETCD_URL" --ttl 4 \
-	--node-name node-dry --dry-run --control-socket $run/kiwi.sock \
+	--node-name node-dry --dry-run --control-socket $RUN/kiwi.sock \
 	>"$T_TMP/kiwi.log" 2>&1 &
 kiwi_pid=$!
 on_exit "kill -9 $kiwi_pid"
@@ -61,7 +48,7 @@ logged "dry-run: would remove $ip_old/32 from kiwi0" ||
 	{ show_log; fail "the sweep of $ip_old is not logged"; }
 check "etcd has no claim for $ip_a" sh -c \
 	"ETCDCTL_API=3 ip netns exec $node etcdctl --endpoints $ETCD_URL get --print-value-only /kiwi/publicips/$ip_a | grep -q node-dry"
-"$kiwi" status --control-socket $run/kiwi.sock --json |
+"$kiwi" status --control-socket $RUN/kiwi.sock --json |
 	python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["dry_run"] is True' ||
 	fail "the status does not say dry run"
 sleep 2 # a few renewals and refreshes

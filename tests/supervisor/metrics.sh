@@ -4,26 +4,12 @@
 # 200 then, and 503 again once etcd has been stopped long enough that
 # the lease can no longer be trusted.
 . "${KIWI_SRC:-$(dirname "$0")/../..}/tests/lib/common.sh"
+. "$KIWI_SRC/tests/supervisor/operator_lib.sh"
 need_root
 kiwi=$KIWI_BUILD/kiwi
 ip_a=198.51.100.40
-run=/run/kiwi-t-metrics-$$
-on_exit "rm -rf $run"
-
-node=$(netns_new metrics)
-ip -n "$node" link add kiwi0 type veth peer name peer0
-ip -n "$node" link set kiwi0 up
-ip -n "$node" link set peer0 up
-in_node() { ip netns exec "$node" "$@"; }
-etcd_start "$node"
-cat >"$T_TMP/seed.json" <<JSON
-[{"apiVersion": "v1", "kind": "Service",
-  "metadata": {"namespace": "default", "name": "web"},
-  "spec": {"externalIPs": ["$ip_a"],
-           "ports": [{"port": 8080, "protocol": "TCP"}]}}]
-JSON
-# The fixture holds the list back, so that kiwi is up and not ready.
-kube_fixture_start "$node" --seed "$T_TMP/seed.json"
+node_start metrics
+kube_fixture_start "$node" --seed "$(web_seed $ip_a)"
 port=$(free_port)
 url=http://127.0.0.1:$port
 code() { in_node curl -s -o /dev/null -w '%{http_code}' "$url$1"; }
@@ -34,7 +20,7 @@ on_exit "kill -CONT $ETCD_PID"
 ip netns exec "$node" "$kiwi" --interface kiwi0 --cidr-range 198.51.100.0/24 \
 	--kube-endpoint "$KUBE_URL" --etcd-endpoint "$ETCD_URL" --ttl 3 \
 	--node-name node-m --metrics-address 127.0.0.1:$port \
-	--control-socket $run/kiwi.sock >"$T_TMP/kiwi.log" 2>&1 &
+	--control-socket $RUN/kiwi.sock >"$T_TMP/kiwi.log" 2>&1 &
 kiwi_pid=$!
 on_exit "kill -9 $kiwi_pid"
 show_log() { echo "--- kiwi log"; cat "$T_TMP/kiwi.log"; }

@@ -4,22 +4,14 @@
 # one out of range; the table, the JSON, the cluster view, the socket's
 # mode and owner, and the message when kiwi is not running.
 . "${KIWI_SRC:-$(dirname "$0")/../..}/tests/lib/common.sh"
+. "$KIWI_SRC/tests/supervisor/operator_lib.sh"
 need_root
 kiwi=$KIWI_BUILD/kiwi
 ip_here=198.51.100.20
 ip_there=198.51.100.21
 ip_out=203.0.113.7
-# Not below T_TMP: the claimer runs as nobody and must reach it.
-run=/run/kiwi-t-status-$$
-sock=$run/kiwi.sock
-on_exit "rm -rf $run"
-
-node=$(netns_new node)
-ip -n "$node" link add kiwi0 type veth peer name peer0
-ip -n "$node" link set kiwi0 up
-ip -n "$node" link set peer0 up
-etcd_start "$node"
-in_node() { ip netns exec "$node" "$@"; }
+node_start status
+sock=$RUN/kiwi.sock
 ctl() { ETCDCTL_API=3 in_node etcdctl --endpoints "$ETCD_URL" "$@"; }
 
 # Another node already holds ip_there, on its own lease.
@@ -59,9 +51,9 @@ wait_for 15 is_ready || { show_log; status; fail "kiwi never said ready"; }
 # The socket: 0660, in a 0750 directory, both the workers' user's.
 nobody=$(id -u nobody)
 [ "$(stat -c %a "$sock")" = 660 ] || fail "socket mode $(stat -c %a "$sock")"
-[ "$(stat -c %a "$run")" = 750 ] || fail "directory mode $(stat -c %a "$run")"
+[ "$(stat -c %a "$RUN")" = 750 ] || fail "directory mode $(stat -c %a "$RUN")"
 [ "$(stat -c %u "$sock")" = "$nobody" ] || fail "socket owner $(stat -c %u "$sock")"
-[ "$(stat -c %u "$run")" = "$nobody" ] || fail "directory owner $(stat -c %u "$run")"
+[ "$(stat -c %u "$RUN")" = "$nobody" ] || fail "directory owner $(stat -c %u "$RUN")"
 
 # The table.
 status >"$T_TMP/table"
