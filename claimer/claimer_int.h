@@ -96,6 +96,7 @@ struct claimer {
 	bool counted_down; /* etcd_down when status_observe last looked */
 	unsigned int restarts; /* of the workers, told by the supervisor */
 	int64_t watcher_closed; /* when, if no SHUTDOWN came since; or 0 */
+	int64_t progress_at; /* the first reconcile last said how far */
 };
 
 /* claims.c */

@@ -31,6 +31,7 @@
 
 #define CLIENTS_MAX 8
 #define REQUEST_MAX 64
+#define PROGRESS_MS 2000
 
 struct status_srv {
 	int fd;
@@ -89,12 +90,31 @@ count_change(struct claimer *c, const struct claim *cl, enum claim_show to)
 		c->counts.lost++;
 }
 
+/*
+ * The first reconcile of thousands of addresses takes a while: say how
+ * far it is every PROGRESS_MS until the claimer is ready.
+ */
+static void
+log_progress(struct claimer *c, size_t settled, size_t wanted)
+{
+	if (c->ready_sent || !c->synced || wanted == 0)
+		return;
+	if (c->progress_at == 0)
+		c->progress_at = now_ms();
+	if (now_ms() - c->progress_at < PROGRESS_MS)
+		return;
+	c->progress_at = now_ms();
+	log_info("first reconcile: %zu of %zu addresses settled (held here, "
+	         "held elsewhere or refused)",
+	    settled, wanted);
+}
+
 void
 status_observe(struct claimer *c)
 {
+	size_t i, settled = 0, wanted = 0;
 	enum claim_show s;
 	struct claim *cl;
-	size_t i;
 
 	if (c->etcd_down && !c->counted_down)
 		c->counts.etcd_errors++;
@@ -104,6 +124,9 @@ status_observe(struct claimer *c)
 	for (i = 0; i < c->table.n; i++) {
 		cl = c->table.v[i];
 		s = show_of(c, cl);
+		wanted += cl->wanted;
+		settled += cl->wanted &&
+		    (s == SHOW_HELD || s == SHOW_STANDBY || s == SHOW_REFUSED);
 		if (s == cl->shown)
 			continue;
 		count_change(c, cl, s);
@@ -118,6 +141,7 @@ status_observe(struct claimer *c)
 			cl->holder = NULL;
 		}
 	}
+	log_progress(c, settled, wanted);
 }
 
 void

@@ -24,6 +24,8 @@
 #define WATCH_MAX_S 600
 /* Beyond timeoutSeconds, how long a silent stream may stay open. */
 #define WATCH_SLACK_MS 60000
+/* Long lists and reconciles say how far they are this often. */
+#define PROGRESS_MS 2000
 #define LIST_TIMEOUT_MS 60000
 /* A watch that lasted this long was healthy even without events. */
 #define WATCH_HEALTHY_MS 10000
@@ -58,6 +60,7 @@ struct watcher {
 	char *page;
 	size_t pagelen;
 	size_t listed;
+	int64_t progress_at; /* when the list last said how far it is */
 
 	/* watch */
 	struct linesplit ls;
@@ -130,6 +133,7 @@ list_reset(struct watcher *w)
 	w->cont[0] = '\0';
 	desired_free(&w->next);
 	w->listed = 0;
+	w->progress_at = now_ms();
 }
 
 static void
@@ -364,6 +368,11 @@ list_page(struct watcher *w)
 	snprintf(w->cont, sizeof(w->cont), "%s", pg.cont);
 	snprintf(w->rv, sizeof(w->rv), "%s", pg.rv);
 	kube_page_free(&pg);
+	/* A list of thousands takes a while: say how far, now and then. */
+	if (w->cont[0] != '\0' && now_ms() - w->progress_at >= PROGRESS_MS) {
+		w->progress_at = now_ms();
+		log_info("listing services: %zu so far", w->listed);
+	}
 	return rc;
 }
 
