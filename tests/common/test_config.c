@@ -217,6 +217,16 @@ test_refusals(void **state)
 	const char *colon_if[] = { "kiwi", "-i", "eth0:1" };
 	const char *bad_url[] = { "kiwi", "-i", "x", "-k", "localhost:8080" };
 	const char *extra[] = { "kiwi", "-i", "x", "stray" };
+	const char *sock_rel[] = { "kiwi", "-i", "x", "--control-socket",
+		"kiwi.sock" };
+	const char *sock_root[] = { "kiwi", "-i", "x", "--control-socket",
+		"/kiwi.sock" };
+	const char *sock_dir[] = { "kiwi", "-i", "x", "--control-socket",
+		"/run/kiwi/" };
+	const char *metrics_noport[] = { "kiwi", "-i", "x", "--metrics-address",
+		"127.0.0.1" };
+	const char *metrics_port0[] = { "kiwi", "-i", "x", "--metrics-address",
+		"127.0.0.1:0" };
 
 	(void)state;
 	expect_refused(1, no_if);
@@ -229,6 +239,11 @@ test_refusals(void **state)
 	expect_refused(3, colon_if);
 	expect_refused(5, bad_url);
 	expect_refused(4, extra);
+	expect_refused(5, sock_rel);
+	expect_refused(5, sock_root);
+	expect_refused(5, sock_dir);
+	expect_refused(5, metrics_noport);
+	expect_refused(5, metrics_port0);
 }
 
 static void
