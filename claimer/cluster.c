@@ -16,7 +16,10 @@
 #include "common/log.h"
 
 #define ETCD_TIMETOLIVE "/v3/lease/timetolive"
-/* Leases asked about for one view; more are shown without a TTL. */
+/*
+ * Leases asked about for one view.  XXX More (a cluster of more than
+ * 64 nodes) are shown without their time left.
+ */
 #define LEASES_MAX 64
 
 struct cluster_q {

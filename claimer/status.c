@@ -52,7 +52,11 @@ static const char *state_names[] = {
 	[SHOW_RELEASING] = "releasing",
 };
 
-/* What one address looks like from outside. */
+/*
+ * What one address looks like from outside.  XXX Addresses outside the
+ * ranges never reach the claimer (the watcher drops them), so they are
+ * not listed as out of range.
+ */
 static enum claim_show
 show_of(const struct claimer *c, const struct claim *cl)
 {
