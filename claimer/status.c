@@ -302,6 +302,8 @@ status_open(struct claimer *c)
 	mode_t old;
 	int r;
 
+	if (path[0] == '\0')
+		return 0;
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return -ENOMEM;
 	conn_init(s->cl, CLIENTS_MAX);

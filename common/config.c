@@ -157,8 +157,6 @@ config_defaults(struct kiwi_config *c)
 	c->max_addresses = KIWI_DEFAULT_MAX_ADDRESSES;
 	snprintf(c->user, sizeof(c->user), "kiwi");
 	snprintf(c->config_file, sizeof(c->config_file), KIWI_CONFIG_FILE);
-	snprintf(
-	    c->control_socket, sizeof(c->control_socket), KIWI_CONTROL_SOCKET);
 }
 
 static int
@@ -667,6 +665,13 @@ config_parse(struct kiwi_config *c, int argc, char **argv)
 		    c->config_file);
 		return -EINVAL;
 	}
+	/*
+	 * Only a parsed configuration gets the default socket, so that a
+	 * test's claimer does not take the one of a kiwi running here.
+	 */
+	if (c->control_socket[0] == '\0')
+		snprintf(c->control_socket, sizeof(c->control_socket),
+		    KIWI_CONTROL_SOCKET);
 	return fill_node_name(c);
 }
 

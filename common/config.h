@@ -65,7 +65,7 @@ struct kiwi_config {
 	bool check_config;
 	/* Claim in etcd, but change nothing in the kernel: log it. */
 	bool dry_run;
-	char control_socket[KIWI_SOCKPATH_MAX];
+	char control_socket[KIWI_SOCKPATH_MAX]; /* "": none */
 	char metrics_address[KIWI_HOSTPORT_MAX]; /* "": none */
 };
 

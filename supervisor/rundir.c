@@ -61,6 +61,8 @@ rundir_prepare(const struct kiwi_config *cfg, const struct kiwi_user *u)
 	char *slash;
 	int fd, r;
 
+	if (path[0] == '\0')
+		return 0;
 	snprintf(dir, sizeof(dir), "%s", path);
 	if ((slash = strrchr(dir, '/')) == NULL || slash == dir)
 		return -EINVAL;
@@ -78,4 +80,20 @@ rundir_prepare(const struct kiwi_config *cfg, const struct kiwi_user *u)
 fail:
 	log_warnx("kiwi status will not answer: no control socket at %s", path);
 	return fd;
+}
+
+void
+rundir_remove(const struct kiwi_config *cfg)
+{
+	char dir[KIWI_SOCKPATH_MAX], *slash;
+
+	snprintf(dir, sizeof(dir), "%s", cfg->control_socket);
+	if ((slash = strrchr(dir, '/')) == NULL || slash == dir)
+		return;
+	*slash = '\0';
+	/*
+	 * Only when empty; under systemd the directory is its own to
+	 * remove, and /run is not ours to write: both fail quietly.
+	 */
+	(void)rmdir(dir);
 }

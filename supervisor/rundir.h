@@ -16,4 +16,7 @@
  */
 int rundir_prepare(const struct kiwi_config *cfg, const struct kiwi_user *u);
 
+/* At exit: remove the directory, if it is empty (the socket went). */
+void rundir_remove(const struct kiwi_config *cfg);
+
 #endif

@@ -657,6 +657,7 @@ supervisor_run(const struct kiwi_config *cfg)
 		    backoff * 2 > RESTART_MAX_MS ? RESTART_MAX_MS : backoff * 2;
 		restarts++;
 	}
+	rundir_remove(cfg);
 	log_info("stopped");
 	logsink_drain();
 	return rc == 0 && ok ? 0 : 1;
