@@ -13,6 +13,7 @@
 #include "claimer/etcd.h"
 #include "claimer/table.h"
 #include "common/config.h"
+#include "common/msg.h"
 #include "common/sendq.h"
 
 #define KEY_MAX (sizeof(KIWI_KEY_PREFIX) + KIWI_ADDRSTRLEN)
@@ -33,6 +34,10 @@ struct claimer_counts {
 	/* From CLAIM to the netagent's RESULT, as status_observe sees it. */
 	uint64_t lat_bucket[LAT_BUCKETS];
 	uint64_t lat_count, lat_sum_ms;
+	/* The latest STATS of each peer (msg.h says what they count). */
+	uint64_t watcher[KIWI_STATS_N];
+	uint64_t netagent[KIWI_STATS_N];
+	bool have_netagent;
 };
 
 struct status_srv;
@@ -166,5 +171,8 @@ unsigned int metrics_pollfds(const struct claimer *c, struct pollfd *p);
 void metrics_events(struct claimer *c, const struct pollfd *p, unsigned int n);
 int64_t metrics_wake(const struct claimer *c);
 void metrics_observe_latency(struct claimer *c, int64_t ms);
+struct kiwi_msg;
+void metrics_on_stats(
+    struct claimer *c, bool netagent, const struct kiwi_msg *m);
 
 #endif

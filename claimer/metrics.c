@@ -7,9 +7,9 @@
  * one answer and is closed; at most CLIENTS_MAX at once, each cut off
  * after CONN_MS, requests bounded by REQUEST_MAX.
  *
- * XXX Only what the claimer itself sees is counted: the watcher's
- * events, API errors and reconnects and the netagent's own operation
- * and commit times would need a stats message on the socketpairs.
+ * The watcher's counters come in its MSG_STATS.  XXX The netagent
+ * does not send its own yet (operations, commit times): the claimer
+ * takes them, and shows them once they come.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -24,6 +24,7 @@
 #include "claimer/claimer_int.h"
 #include "claimer/conn.h"
 #include "common/log.h"
+#include "common/msg.h"
 #include "common/util.h"
 
 #define CLIENTS_MAX 8
@@ -50,6 +51,19 @@ metrics_observe_latency(struct claimer *c, int64_t ms)
 			c->counts.lat_bucket[i]++;
 	c->counts.lat_count++;
 	c->counts.lat_sum_ms += (uint64_t)ms;
+}
+
+void
+metrics_on_stats(struct claimer *c, bool netagent, const struct kiwi_msg *m)
+{
+	uint64_t *v = netagent ? c->counts.netagent : c->counts.watcher;
+
+	if (msg_decode_stats(m->body, m->len, v) < 0) {
+		log_warnx("ignoring a malformed STATS from the %s",
+		    netagent ? "netagent" : "watcher");
+		return;
+	}
+	c->counts.have_netagent |= netagent;
 }
 
 static void
@@ -95,6 +109,44 @@ histogram(FILE *f, const struct claimer_counts *k)
 }
 
 static void
+netagent_metrics(FILE *f, const uint64_t *v)
+{
+	static const char *le[] = { "0.001", "0.01", "0.1", "1" };
+	int i;
+
+	metric(f, "netagent_operations_total", "counter",
+	    "Addresses added or removed and rule commits.",
+	    (double)v[STAT_N_OPS]);
+	fprintf(f,
+	    "# HELP kiwi_netagent_commit_seconds Each batch commit.\n"
+	    "# TYPE kiwi_netagent_commit_seconds histogram\n");
+	for (i = 0; i < 4; i++)
+		fprintf(f,
+		    "kiwi_netagent_commit_seconds_bucket{le=\"%s\"} %" PRIu64
+		    "\n",
+		    le[i], v[STAT_N_LE_1MS + i]);
+	fprintf(f,
+	    "kiwi_netagent_commit_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n"
+	    "kiwi_netagent_commit_seconds_sum %.3f\n"
+	    "kiwi_netagent_commit_seconds_count %" PRIu64 "\n",
+	    v[STAT_N_COMMITS], (double)v[STAT_N_COMMIT_MS] / 1000,
+	    v[STAT_N_COMMITS]);
+}
+
+static void
+watcher_metrics(FILE *f, const uint64_t *v)
+{
+	metric(f, "watch_events_total", "counter",
+	    "Service watch events applied.", (double)v[STAT_W_EVENTS]);
+	metric(f, "api_errors_total", "counter",
+	    "Kubernetes API requests that failed.",
+	    (double)v[STAT_W_API_ERRORS]);
+	metric(f, "api_reconnects_total", "counter",
+	    "Watches started again after a failure.",
+	    (double)v[STAT_W_RECONNECTS]);
+}
+
+static void
 write_metrics(const struct claimer *c, FILE *f)
 {
 	const struct claimer_counts *k = &c->counts;
@@ -126,6 +178,10 @@ write_metrics(const struct claimer *c, FILE *f)
 	metric(f, "worker_restarts_total", "counter",
 	    "Times the supervisor restarted the workers.", c->restarts);
 	histogram(f, k);
+	watcher_metrics(f, k->watcher);
+	/* Only a netagent that sends them has them. */
+	if (k->have_netagent)
+		netagent_metrics(f, k->netagent);
 }
 
 static char *

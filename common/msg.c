@@ -22,6 +22,7 @@ static const char *const msg_names[] = {
 	[MSG_LINK] = "LINK",
 	[MSG_LEASE] = "LEASE",
 	[MSG_DETACH] = "DETACH",
+	[MSG_STATS] = "STATS",
 };
 
 const char *
@@ -422,6 +423,21 @@ msg_send_u64(int fd, uint8_t type, uint64_t v)
 
 	memcpy(buf, &v, sizeof(v));
 	return msg_send(fd, type, buf, sizeof(buf));
+}
+
+int
+msg_decode_stats(const uint8_t *body, size_t len, uint64_t *v)
+{
+	if (len != KIWI_STATS_WIRELEN)
+		return -EBADMSG;
+	memcpy(v, body, KIWI_STATS_WIRELEN);
+	return 0;
+}
+
+int
+msg_send_stats(int fd, const uint64_t *v)
+{
+	return msg_send(fd, MSG_STATS, v, KIWI_STATS_WIRELEN);
 }
 
 int

@@ -52,6 +52,14 @@
  *   u64       LEASE                                         8 bytes
  *	offset 0  u64  lease id   0: none
  *
+ *   stats     STATS                                        64 bytes
+ *	offset 0  u64  counter[KIWI_STATS_N], each a running total since
+ *	               the sender started; what each index counts depends
+ *	               on the sender (enum kiwi_watcher_stat,
+ *	               enum kiwi_netagent_stat), unused ones are zero.
+ *	               Sent every few seconds to the claimer, which
+ *	               serves them as metrics.
+ *
  * Names (service, comment) are Kubernetes "namespace/name" strings:
  * at most KIWI_NAME_LEN - 1 bytes of [A-Za-z0-9._/-], NUL-terminated,
  * with every byte after the terminator zero.
@@ -77,6 +85,8 @@
 #define KIWI_RESULT_WIRELEN 24
 #define KIWI_U32_WIRELEN 8
 #define KIWI_U64_WIRELEN 8
+#define KIWI_STATS_N 8
+#define KIWI_STATS_WIRELEN (8 * KIWI_STATS_N)
 
 enum kiwi_msg_type {
 	MSG_SHUTDOWN = 1, /* supervisor -> worker: clean up, exit */
@@ -94,7 +104,30 @@ enum kiwi_msg_type {
 	MSG_LINK = 13, /* netagent -> claimer: the interface is up or down */
 	MSG_LEASE = 14, /* claimer -> supervisor: the lease claims are on */
 	MSG_DETACH = 15, /* supervisor -> claimer: withdraw, exit, keep lease */
-	MSG_TYPE_MAX = 15,
+	MSG_STATS = 16, /* watcher, netagent -> claimer: counters */
+	MSG_TYPE_MAX = 16,
+};
+
+/* The watcher's STATS counters. */
+enum kiwi_watcher_stat {
+	STAT_W_EVENTS, /* watch events applied */
+	STAT_W_API_ERRORS, /* list or watch requests that failed */
+	STAT_W_RECONNECTS, /* watches started again after a failure */
+};
+
+/*
+ * The netagent's STATS counters: operations, and a histogram of the
+ * time of each batch commit (cumulative, as Prometheus has them; the
+ * +Inf bucket is STAT_N_COMMITS).
+ */
+enum kiwi_netagent_stat {
+	STAT_N_OPS, /* addresses added or removed, rule commits */
+	STAT_N_COMMITS,
+	STAT_N_COMMIT_MS, /* the sum of their times */
+	STAT_N_LE_1MS,
+	STAT_N_LE_10MS,
+	STAT_N_LE_100MS,
+	STAT_N_LE_1S,
 };
 
 enum kiwi_proto {
@@ -158,6 +191,9 @@ int msg_decode_u32(const uint8_t *body, size_t len, uint32_t *v);
 int msg_decode_u64(const uint8_t *body, size_t len, uint64_t *v);
 int msg_send_u32(int fd, uint8_t type, uint32_t v);
 int msg_send_u64(int fd, uint8_t type, uint64_t v);
+/* The STATS body; -EBADMSG unless exactly KIWI_STATS_WIRELEN. */
+int msg_decode_stats(const uint8_t *body, size_t len, uint64_t *v);
+int msg_send_stats(int fd, const uint64_t *v);
 
 /* Convenience senders built on the codecs. */
 int msg_send_addr(int fd, uint8_t type, const struct kiwi_addr *a);

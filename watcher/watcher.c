@@ -26,6 +26,8 @@
 #define WATCH_SLACK_MS 60000
 /* Long lists and reconciles say how far they are this often. */
 #define PROGRESS_MS 2000
+/* How often the counters go to the claimer. */
+#define STATS_MS 5000
 #define LIST_TIMEOUT_MS 60000
 /* A watch that lasted this long was healthy even without events. */
 #define WATCH_HEALTHY_MS 10000
@@ -61,6 +63,8 @@ struct watcher {
 	size_t pagelen;
 	size_t listed;
 	int64_t progress_at; /* when the list last said how far it is */
+	uint64_t stats[KIWI_STATS_N]; /* for the claimer's metrics */
+	int64_t stats_at; /* when they were last sent */
 
 	/* watch */
 	struct linesplit ls;
@@ -250,8 +254,10 @@ on_event(void *arg, char *line, size_t len)
 		rc = apply_service(w, &ev);
 	if (rc == 0 && ev.rv != NULL)
 		snprintf(w->rv, sizeof(w->rv), "%s", ev.rv);
-	if (rc == 0)
+	if (rc == 0) {
 		w->nevents++;
+		w->stats[STAT_W_EVENTS]++;
+	}
 	kube_event_free(&ev);
 	return rc;
 }
@@ -435,6 +441,7 @@ list_finished(struct watcher *w, const struct http_result *r)
 	else if (r->body_err == 0)
 		log_warnx(
 		    "listing services failed, retrying: %s", r->curl_error);
+	w->stats[STAT_W_API_ERRORS]++;
 	list_reset(w);
 	retry_later(w);
 }
@@ -483,6 +490,8 @@ watch_finished(struct watcher *w, const struct http_result *r)
 	else if (r->body_err == 0 && r->code != CURLE_OK)
 		log_warnx("watch from resourceVersion %s broke, resuming: %s",
 		    w->rv, r->curl_error);
+	w->stats[STAT_W_API_ERRORS]++;
+	w->stats[STAT_W_RECONNECTS]++;
 	retry_later(w);
 }
 
@@ -537,6 +546,19 @@ wait_timeout(const struct watcher *w)
 	return left > 1000 ? 1000 : (int)left;
 }
 
+/* The counters, for the claimer's metrics; losing some is harmless. */
+static void
+send_stats(struct watcher *w)
+{
+	int rc;
+
+	if (now_ms() - w->stats_at < STATS_MS)
+		return;
+	w->stats_at = now_ms();
+	if ((rc = msg_send_stats(w->claimer_fd, w->stats)) < 0)
+		log_debug("cannot send the counters: %s", strerror(-rc));
+}
+
 static void
 step(struct watcher *w)
 {
@@ -554,6 +576,7 @@ step(struct watcher *w)
 		read_sup(w);
 	if (!w->stop && http_done(&w->http, &r))
 		finished(w, &r);
+	send_stats(w);
 }
 
 /* Take what watcher_prepare read, or read it now when it was not called. */

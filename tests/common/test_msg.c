@@ -220,6 +220,29 @@ test_u32_u64(void **state)
 }
 
 static void
+test_stats(void **state)
+{
+	uint64_t out[KIWI_STATS_N] = { 0 }, in[KIWI_STATS_N] = { 0 };
+	int sv[2];
+
+	(void)state;
+	in[STAT_W_EVENTS] = 7;
+	in[KIWI_STATS_N - 1] = UINT64_MAX;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+	assert_int_equal(msg_send_stats(sv[0], in), 0);
+	assert_int_equal(msg_recv(sv[1], &m), 1);
+	assert_int_equal(m.type, MSG_STATS);
+	assert_int_equal(msg_decode_stats(m.body, m.len, out), 0);
+	assert_memory_equal(in, out, sizeof(in));
+	/* One counter short, or one byte long: refused. */
+	assert_int_equal(msg_decode_stats(m.body, m.len - 8, out), -EBADMSG);
+	assert_int_equal(msg_decode_stats(m.body, m.len + 1, out), -EBADMSG);
+	assert_string_equal(msg_type_name(MSG_STATS), "STATS");
+	close(sv[0]);
+	close(sv[1]);
+}
+
+static void
 test_names(void **state)
 {
 	char name[KIWI_NAME_LEN];
@@ -250,6 +273,7 @@ main(void)
 		cmocka_unit_test(test_addr_result),
 		cmocka_unit_test(test_frames),
 		cmocka_unit_test(test_u32_u64),
+		cmocka_unit_test(test_stats),
 		cmocka_unit_test(test_names),
 	};
 

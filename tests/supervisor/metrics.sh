@@ -82,6 +82,15 @@ assert buckets[-1][0] == '{le="+Inf"}', buckets
 assert counts[-1] == values["kiwi_netagent_claim_seconds_count"] == 1, values
 PY
 
+# A watch event reaches the watcher's counter, sent every 5 s.
+in_node curl -sf -X PUT -H 'Content-Type: application/json' \
+	"$KUBE_URL/fixture/services/default/api" -d '{"apiVersion": "v1",
+	"kind": "Service", "metadata": {"namespace": "default", "name":
+	"api"}, "spec": {"ports": [{"port": 80}]}}' >/dev/null
+value() { in_node curl -sf "$url/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
+events() { [ "$(value kiwi_watch_events_total)" -ge 1 ]; }
+wait_for 10 events || fail "kiwi_watch_events_total is '$(value kiwi_watch_events_total)'"
+
 # More clients than it serves at once: it drops some, but never hangs.
 idle=()
 for i in $(seq 20); do
@@ -100,7 +109,7 @@ wait_for 10 is /healthz 503 || { show_log; fail "/healthz still 200 with etcd st
 sleep 4 # for the renewal on the way to time out, and count as an error
 kill -CONT $ETCD_PID
 wait_for 15 is /healthz 200 || { show_log; fail "/healthz not 200 after etcd came back"; }
-errors=$(in_node curl -sf "$url/metrics" | awk '$1 == "kiwi_etcd_errors_total" {print $2}')
+errors=$(value kiwi_etcd_errors_total)
 [ "${errors:-0}" -ge 1 ] || fail "etcd stopped, yet kiwi_etcd_errors_total is '$errors'"
 
 kill -TERM $kiwi_pid
