@@ -273,20 +273,25 @@ reap(bool expected, bool *all_ok)
 	return bad;
 }
 
-/* Returns the signal that asks for shutdown, or 0. */
+/*
+ * The signal that asked for shutdown, or 0.  It is kept once read: one
+ * that comes while the workers are being stopped for a restart (where
+ * nobody acts on it) must still stop kiwi instead of the restart.
+ */
+static int stop_signal;
+
 static int
 read_signals(int sig_fd)
 {
 	struct signalfd_siginfo si;
-	int stop = 0;
 
 	while (read(sig_fd, &si, sizeof(si)) == sizeof(si)) {
 		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
-			stop = (int)si.ssi_signo;
+			stop_signal = (int)si.ssi_signo;
 		else if (si.ssi_signo == SIGHUP)
 			logsink_reopen();
 	}
-	return stop;
+	return stop_signal;
 }
 
 static void
