@@ -218,12 +218,30 @@ request_ended(struct claimer *c, struct claim *cl, int64_t lease)
 	return false;
 }
 
+/* etcd said whose cl's key is: 1 ours, 0 another's (h says whose). */
+static void
+claim_outcome(struct claim *cl, int r, struct ej_holder *h)
+{
+	char ip[KIWI_ADDRSTRLEN];
+
+	cl->last_err = 0;
+	if (r == 0) {
+		log_holder(cl, h);
+		status_note_holder(cl, h);
+		ej_holder_free(h);
+		cl->state = CL_STANDBY;
+		return;
+	}
+	log_info("claimed %s for %s", claim_ip(cl, ip), cl->want.service);
+	cl->state = CL_KEY;
+	cl->dirty = true;
+}
+
 static void
 claimed(void *arg, int64_t lease, struct etcd_req *rq, int r)
 {
 	struct claim *cl = arg;
 	struct claimer *c = cl->owner;
-	char ip[KIWI_ADDRSTRLEN];
 	struct ej_holder h;
 
 	if (!request_ended(c, cl, lease))
@@ -234,17 +252,7 @@ claimed(void *arg, int64_t lease, struct etcd_req *rq, int r)
 		return;
 	}
 	etcd_answered(c);
-	cl->last_err = 0;
-	if (r == 0) {
-		log_holder(cl, &h);
-		status_note_holder(cl, &h);
-		ej_holder_free(&h);
-		cl->state = CL_STANDBY;
-		return;
-	}
-	log_info("claimed %s for %s", claim_ip(cl, ip), cl->want.service);
-	cl->state = CL_KEY;
-	cl->dirty = true;
+	claim_outcome(cl, r, &h);
 }
 
 static void
@@ -302,6 +310,166 @@ start_txn(struct claimer *c, struct claim *cl, bool claim)
 	return true;
 }
 
+/*
+ * Claims gathered in one pass of reconcile, to go out as one txn: at
+ * a cold start nobody holds most keys, and one txn for many is one
+ * raft write (and fsync) instead of many.  It counts as one request
+ * in flight.
+ */
+struct batch {
+	struct claimer *c;
+	size_t n;
+	struct claim *cl[ETCD_CLAIMS_MAX];
+};
+
+/*
+ * Most keys per txn; halved when etcd refuses one (a --max-txn-ops
+ * below 128).  XXX One value per process, not per claimer: fine for
+ * the daemon, which has one claimer.
+ */
+static size_t batch_max = ETCD_CLAIMS_MAX;
+
+/* Until the answer says otherwise, every key of b is to be tried again. */
+static void
+batch_retry(struct batch *b)
+{
+	size_t i;
+
+	for (i = 0; i < b->n; i++) {
+		b->cl[i]->busy = false;
+		b->cl[i]->dirty = true;
+	}
+}
+
+/*
+ * The txn failed as a whole.  Its keys wait for the next renewal, as
+ * a single key's would, unless etcd only found it too large.
+ */
+static void
+batch_refused(struct claimer *c, struct batch *b, struct etcd_req *rq, int r)
+{
+	size_t i;
+
+	if (r != -EINVAL || batch_max == 1) {
+		claim_error(c, b->cl[0], rq, "claiming", r);
+		for (i = 0; i < b->n; i++)
+			b->cl[i]->dirty = false;
+		return;
+	}
+	batch_max /= 2;
+	log_info("etcd refused a claim of %zu keys in one txn (%s); "
+	         "claiming at most %zu at a time",
+	    b->n, etcd_req_error(rq), batch_max);
+}
+
+/*
+ * A key that did not exist while another did is left dirty: the next
+ * pass claims it again, without the keys now known to be held, so
+ * every failed txn settles at least one key and the rest get through.
+ */
+static void
+batch_claimed(void *arg, int64_t lease, struct etcd_req *rq, int r)
+{
+	struct batch *b = arg;
+	struct claimer *c = b->c;
+	struct ej_holder h[ETCD_CLAIMS_MAX];
+	int res[ETCD_CLAIMS_MAX];
+	size_t i;
+
+	c->inflight--;
+	batch_retry(b);
+	if (lease != c->lease)
+		goto out;
+	if ((r = etcd_claims_answer(rq, r, lease, b->n, res, h)) < 0) {
+		batch_refused(c, b, rq, r);
+		goto out;
+	}
+	etcd_answered(c);
+	for (i = 0; i < b->n; i++) {
+		if (res[i] < 0)
+			continue;
+		/* A standby waits for news of the key, as after one claim. */
+		b->cl[i]->dirty = false;
+		claim_outcome(b->cl[i], res[i], &h[i]);
+	}
+out:
+	free(b);
+}
+
+/* The claim txn for every key of b; false when it cannot start. */
+static bool
+batch_start(struct claimer *c, struct batch *b)
+{
+	char keys[ETCD_CLAIMS_MAX][KEY_MAX], ip[KIWI_ADDRSTRLEN];
+	const char *kp[ETCD_CLAIMS_MAX], *vp[ETCD_CLAIMS_MAX];
+	char *values[ETCD_CLAIMS_MAX] = { NULL };
+	char *body = NULL;
+	size_t i;
+
+	for (i = 0; i < b->n; i++) {
+		make_key(b->cl[i], keys[i]);
+		kp[i] = keys[i];
+		values[i] = ej_claim_value(c->cfg->node_name,
+		    b->cl[i]->want.service, claim_ip(b->cl[i], ip));
+		if ((vp[i] = values[i]) == NULL)
+			break;
+	}
+	if (i == b->n)
+		body = ej_claims_body(kp, vp, b->n, c->lease);
+	for (i = 0; i < b->n; i++)
+		free(values[i]);
+	if (etcd_start(c->etcd, ETCD_TXN, body, batch_claimed, NULL, b,
+	        c->lease) != NULL)
+		return true;
+	log_warnx("claiming %zu addresses: %s; retrying on the next renewal",
+	    b->n, etcd_error(c->etcd));
+	return false;
+}
+
+/*
+ * Send what *bp gathered and forget it.  A lone key goes as its own
+ * txn, as in the steady state.  Claims that cannot start stay dirty.
+ */
+static void
+batch_send(struct claimer *c, struct batch **bp)
+{
+	struct batch *b = *bp;
+	size_t i;
+
+	*bp = NULL;
+	if (b == NULL)
+		return;
+	if (b->n > 1 && batch_start(c, b))
+		return;
+	c->inflight--;
+	for (i = 0; i < b->n; i++) {
+		b->cl[i]->busy = false;
+		b->cl[i]->dirty = true;
+	}
+	if (b->n == 1 && start_txn(c, b->cl[0], true))
+		b->cl[0]->dirty = false;
+	free(b);
+}
+
+/* Add cl to the claims of this pass, if a request may start. */
+static void
+batch_add(struct claimer *c, struct batch **bp, struct claim *cl)
+{
+	if (*bp == NULL) {
+		if (c->inflight >= INFLIGHT_MAX ||
+		    (*bp = calloc(1, sizeof(**bp))) == NULL)
+			return;
+		(*bp)->c = c;
+		c->inflight++;
+	}
+	cl->owner = c;
+	cl->busy = true;
+	cl->dirty = false;
+	(*bp)->cl[(*bp)->n++] = cl;
+	if ((*bp)->n >= batch_max)
+		batch_send(c, bp);
+}
+
 /* Work on one address that is not (or no longer) to be held here. */
 static void
 settle_unheld(struct claimer *c, struct claim *cl)
@@ -332,7 +500,7 @@ settle_unheld(struct claimer *c, struct claim *cl)
 
 /* Bring one dirty address closer to what is wanted. */
 static void
-settle(struct claimer *c, struct claim *cl)
+settle(struct claimer *c, struct claim *cl, struct batch **b)
 {
 	if (cl->busy)
 		return;
@@ -358,10 +526,16 @@ settle(struct claimer *c, struct claim *cl)
 		return;
 	}
 	if (cl->state != CL_KEY) {
-		if (c->inflight < INFLIGHT_MAX && start_txn(c, cl, true))
-			cl->dirty = false;
+		batch_add(c, b, cl);
 		return;
 	}
+	/*
+	 * Hold new CLAIMs back while the netagent's socket is full, so
+	 * that a VOUCH never waits behind seconds of its work (it counts
+	 * from when it is read).  What is held back stays dirty.
+	 */
+	if (sendq_pending(&c->naq))
+		return;
 	cl->dirty = false;
 	to_netagent(c, MSG_CLAIM, cl);
 	if (c->na_fd >= 0)
@@ -373,6 +547,7 @@ settle(struct claimer *c, struct claim *cl)
 void
 reconcile(struct claimer *c)
 {
+	struct batch *b = NULL;
 	size_t i;
 
 	if (!c->link_known)
@@ -381,7 +556,8 @@ reconcile(struct claimer *c)
 	etcd_set_deadline(c->etcd, lease_fresh(c) ? c->renewed + c->safe : 0);
 	for (i = 0; i < c->table.n; i++)
 		if (c->table.v[i]->dirty)
-			settle(c, c->table.v[i]);
+			settle(c, c->table.v[i], &b);
+	batch_send(c, &b);
 	etcd_set_deadline(c->etcd, 0);
 	table_sweep(&c->table);
 }

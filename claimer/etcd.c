@@ -659,6 +659,29 @@ etcd_claim_answer(
 }
 
 int
+etcd_claims_answer(struct etcd_req *rq, int r, int64_t lease, size_t n,
+    int *res, struct ej_holder *h)
+{
+	bool won, found[ETCD_CLAIMS_MAX];
+	size_t i;
+
+	if (r < 0)
+		return r;
+	if (n > ETCD_CLAIMS_MAX ||
+	    ej_parse_claims(etcd_req_answer(rq), n, &won, found, h) < 0)
+		return bad_answer(rq);
+	for (i = 0; i < n; i++) {
+		if (won || (found[i] && h[i].lease == lease))
+			res[i] = 1;
+		else
+			res[i] = found[i] ? 0 : -EAGAIN;
+		if (res[i] != 0)
+			ej_holder_free(&h[i]);
+	}
+	return 0;
+}
+
+int
 etcd_release_answer(struct etcd_req *rq, int r)
 {
 	bool deleted;

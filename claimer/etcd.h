@@ -34,6 +34,11 @@
 /* Time one call may take in all, across every member it tries. */
 #define ETCD_CALL_MS 3000
 #define ETCD_CONNECT_MS 1000
+/*
+ * Keys claimed in one txn: a compare and a put each, under etcd's
+ * default --max-txn-ops of 128.
+ */
+#define ETCD_CLAIMS_MAX 64
 
 #define ETCD_GRANT "/v3/lease/grant"
 #define ETCD_KEEPALIVE "/v3/lease/keepalive"
@@ -109,6 +114,14 @@ int etcd_keepalive_answer(struct etcd_req *rq, int r, int64_t *ttl);
 /* 1: the key is on lease; 0: someone else's, h says whose. */
 int etcd_claim_answer(
     struct etcd_req *rq, int r, int64_t lease, struct ej_holder *h);
+/*
+ * The answer to ej_claims_body for n keys (at most ETCD_CLAIMS_MAX):
+ * res[i] is 1 when key i is on lease, 0 when someone else holds it
+ * (h[i] says who; free with ej_holder_free), -EAGAIN when it did not
+ * exist but the txn failed for another key.
+ */
+int etcd_claims_answer(struct etcd_req *rq, int r, int64_t lease, size_t n,
+    int *res, struct ej_holder *h);
 /* 1: deleted; 0: it was not ours. */
 int etcd_release_answer(struct etcd_req *rq, int r);
 int etcd_range_answer(struct etcd_req *rq, int r, struct ej_range *rg);

@@ -151,6 +151,55 @@ out:
 	return s;
 }
 
+/* One key's compare, put and range of a many-key claim. */
+static int
+claims_add(json_t *cmp, json_t *put, json_t *get, const char *key,
+    const char *value, const char *id)
+{
+	char *k = ej_b64_encode(key, strlen(key));
+	char *v = ej_b64_encode(value, strlen(value));
+	int r = -ENOMEM;
+
+	if (k == NULL || v == NULL)
+		goto out;
+	if (json_array_append_new(cmp,
+	        json_pack("{s:s,s:s,s:s,s:s}", "key", k, "target", "CREATE",
+	            "result", "EQUAL", "create_revision", "0")) < 0 ||
+	    json_array_append_new(put,
+	        json_pack("{s:{s:s,s:s,s:s}}", "request_put", "key", k, "value",
+	            v, "lease", id)) < 0 ||
+	    json_array_append_new(
+	        get, json_pack("{s:{s:s}}", "request_range", "key", k)) < 0)
+		goto out;
+	r = 0;
+out:
+	free(k);
+	free(v);
+	return r;
+}
+
+char *
+ej_claims_body(
+    const char *const *keys, const char *const *values, size_t n, int64_t lease)
+{
+	json_t *cmp = json_array(), *put = json_array(), *get = json_array();
+	char id[24];
+	size_t i;
+
+	snprintf(id, sizeof(id), "%" PRId64, lease);
+	for (i = 0; i < n && cmp && put && get; i++)
+		if (claims_add(cmp, put, get, keys[i], values[i], id) < 0)
+			break;
+	if (i < n || n == 0) {
+		json_decref(cmp);
+		json_decref(put);
+		json_decref(get);
+		return NULL;
+	}
+	return dump(json_pack(
+	    "{s:o,s:o,s:o}", "compare", cmp, "success", put, "failure", get));
+}
+
 char *
 ej_release_body(const char *key, int64_t lease)
 {
@@ -466,6 +515,49 @@ ej_parse_claim(const char *body, bool *won, struct ej_holder *h)
 	resp = json_array_get(json_object_get(root, "responses"), 0);
 	r = parse_kv(json_object_get(resp, "response_range"), h);
 out:
+	json_decref(root);
+	return r;
+}
+
+/* One range of a failed many-key claim: the key may be absent. */
+static int
+parse_maybe_kv(json_t *resp, bool *found, struct ej_holder *h)
+{
+	json_t *range = json_object_get(resp, "response_range");
+
+	if (!json_is_object(range))
+		return -EPROTO;
+	*found = json_array_size(json_object_get(range, "kvs")) > 0;
+	return *found ? parse_kv(range, h) : 0;
+}
+
+int
+ej_parse_claims(
+    const char *body, size_t n, bool *won, bool *found, struct ej_holder *h)
+{
+	json_t *root = load_answer(body), *resp;
+	size_t i;
+	int r = -EPROTO;
+
+	memset(h, 0, n * sizeof(*h));
+	memset(found, 0, n * sizeof(*found));
+	if (root == NULL || get_bool(root, "succeeded", won) < 0)
+		goto out;
+	if (*won) {
+		r = 0;
+		goto out;
+	}
+	resp = json_object_get(root, "responses");
+	if (json_array_size(resp) != n)
+		goto out;
+	for (i = 0; i < n; i++)
+		if (parse_maybe_kv(json_array_get(resp, i), &found[i], &h[i]) <
+		    0)
+			break;
+	r = i == n ? 0 : -EPROTO;
+out:
+	for (i = 0; r < 0 && i < n; i++)
+		ej_holder_free(&h[i]);
 	json_decref(root);
 	return r;
 }

@@ -52,6 +52,12 @@ char *ej_lease_id_body(int64_t id);
  * else read it.
  */
 char *ej_claim_body(const char *key, const char *value, int64_t lease);
+/*
+ * The claim txn for n keys at once: all n put on lease if none of them
+ * exists, else every one read.  NULL for n == 0.
+ */
+char *ej_claims_body(const char *const *keys, const char *const *values,
+    size_t n, int64_t lease);
 /* Delete key only if it is on lease. */
 char *ej_release_body(const char *key, int64_t lease);
 /* Read one key. */
@@ -89,6 +95,14 @@ int ej_parse_keepalive(const char *body, int64_t *ttl);
  */
 int ej_parse_claim(const char *body, bool *won, struct ej_holder *h);
 void ej_holder_free(struct ej_holder *h);
+/*
+ * A many-key claim's answer: *won when all n were put; otherwise
+ * found[i] says whether key i exists, and h[i] who holds it (free
+ * each with ej_holder_free).
+ */
+int ej_parse_claims(
+    const char *body, size_t n, bool *won, bool *found, struct ej_holder *h);
+
 /* A release txn's answer: *deleted when the key was ours. */
 int ej_parse_release(const char *body, bool *deleted);
 int ej_parse_count(const char *body, int64_t *count);

@@ -142,6 +142,68 @@ test_claim_body(void **state)
 }
 
 static void
+test_claims_body(void **state)
+{
+	const char *keys[] = { "/k", "/l" }, *values[] = { "{}", "[]" };
+	char *s = ej_claims_body(keys, values, 2, 42);
+	json_t *root = json_loads(s, 0, NULL);
+
+	(void)state;
+	assert_non_null(root);
+	assert_string_equal(str_at(root, "compare.1.key"), "L2w=");
+	assert_string_equal(str_at(root, "compare.1.target"), "CREATE");
+	assert_string_equal(str_at(root, "compare.1.create_revision"), "0");
+	assert_string_equal(str_at(root, "success.0.request_put.key"), "L2s=");
+	assert_string_equal(
+	    str_at(root, "success.1.request_put.value"), "W10=");
+	assert_string_equal(str_at(root, "success.1.request_put.lease"), "42");
+	assert_string_equal(
+	    str_at(root, "failure.1.request_range.key"), "L2w=");
+	assert_int_equal(json_array_size(json_object_get(root, "failure")), 2);
+	json_decref(root);
+	free(s);
+	assert_null(ej_claims_body(keys, values, 0, 42));
+}
+
+static void
+test_parse_claims(void **state)
+{
+	struct ej_holder h[2];
+	bool won, found[2];
+
+	(void)state;
+	assert_int_equal(
+	    ej_parse_claims("{" HDR ",\"succeeded\":true}", 2, &won, found, h),
+	    0);
+	assert_true(won);
+	/* The second key exists; the first does not. */
+	assert_int_equal(ej_parse_claims("{" HDR ",\"responses\":["
+	                                 "{\"response_range\":{\"header\":{}}},"
+	                                 "{\"response_range\":{\"kvs\":[{"
+	                                 "\"key\":\"L2w=\",\"lease\":\"7\","
+	                                 "\"value\":\"e30=\"}]}}]}",
+	                     2, &won, found, h),
+	    0);
+	assert_false(won);
+	assert_false(found[0]);
+	assert_true(found[1]);
+	assert_int_equal(h[1].lease, 7);
+	assert_string_equal(h[1].value, "{}");
+	ej_holder_free(&h[0]);
+	ej_holder_free(&h[1]);
+	/* One range short, or one that is not a range. */
+	assert_int_equal(ej_parse_claims("{" HDR ",\"responses\":["
+	                                 "{\"response_range\":{}}]}",
+	                     2, &won, found, h),
+	    -EPROTO);
+	assert_int_equal(ej_parse_claims("{" HDR ",\"responses\":["
+	                                 "{\"response_range\":{}},{}]}",
+	                     2, &won, found, h),
+	    -EPROTO);
+	assert_null(h[0].value);
+}
+
+static void
 test_release_and_count_bodies(void **state)
 {
 	char *s = ej_release_body("/k", 9);
@@ -554,6 +616,8 @@ main(void)
 		cmocka_unit_test(test_parse_claim_won),
 		cmocka_unit_test(test_parse_claim_lost),
 		cmocka_unit_test(test_parse_claim_bad),
+		cmocka_unit_test(test_claims_body),
+		cmocka_unit_test(test_parse_claims),
 		cmocka_unit_test(test_parse_release_and_count),
 		cmocka_unit_test(test_range_and_watch_bodies),
 		cmocka_unit_test(test_parse_range),
