@@ -34,6 +34,14 @@
 
 #define BATCH_MAX 1024 /* messages read before committing */
 #define RETRY_MS 1000 /* after a failed commit */
+/*
+ * Least time between commits.  Each replaces the whole table, so while
+ * CLAIMs keep coming in one commit per batch would cost O(held) per
+ * batch; waiting at least as long as the last commit took (and this
+ * long) bounds that share of the time, while a lone change after a
+ * quiet spell still goes out at once.
+ */
+#define COMMIT_GAP_MS 10
 /* Replies the claimer may leave unread before it is not read from. */
 #define OUTBOX_MAX 65536
 
@@ -46,6 +54,8 @@ struct netagent {
 	struct announcer an;
 	struct kiwi_ipset *held;
 	size_t nheld, held_cap;
+	size_t *index; /* of held by address, see held_find */
+	size_t index_cap; /* a power of two, or 0 */
 	struct outbox out;
 	bool usable; /* what the claimer was last told with LINK */
 	bool vouched; /* vouch_until is in force */
@@ -56,6 +66,7 @@ struct netagent {
 	int families; /* IPT_*: the tables that can be used */
 	int dirty; /* IPT_*: the tables whose chain differs from held */
 	bool failed; /* the last commit failed */
+	int64_t commit_after; /* ms: no commit before, unless it failed */
 	bool done;
 	struct kiwi_msg msg;
 };
@@ -66,16 +77,90 @@ fmt(const struct kiwi_addr *a, char *buf)
 	return addr_fmt(a, buf, KIWI_ADDRSTRLEN);
 }
 
-/* XXX Linear: with the cap of 16384, each CLAIM scans every address. */
+/*
+ * The index of held by address: open addressing with linear probing,
+ * each slot the position in held plus one (0: empty), at most half
+ * full, so that a CLAIM or RELEASE costs the same at 16384 addresses
+ * as at one.
+ */
+/* FNV-1a over the address bytes: where a's search starts. */
+static size_t
+home_of(const struct netagent *na, const struct kiwi_addr *a)
+{
+	size_t i, h = 2166136261u;
+
+	for (i = 0; i < addr_len(a); i++)
+		h = (h ^ a->u.bytes[i]) * 16777619u;
+	return h & (na->index_cap - 1);
+}
+
+/* The slot that holds a, or the empty one where it would go. */
+static size_t
+slot_of(const struct netagent *na, const struct kiwi_addr *a)
+{
+	size_t i, mask = na->index_cap - 1;
+
+	for (i = home_of(na, a); na->index[i] != 0; i = (i + 1) & mask)
+		if (addr_equal(&na->held[na->index[i] - 1].addr, a))
+			break;
+	return i;
+}
+
 static ssize_t
 held_find(const struct netagent *na, const struct kiwi_addr *a)
 {
 	size_t i;
 
+	if (na->index_cap == 0)
+		return -1;
+	i = slot_of(na, a);
+	return na->index[i] != 0 ? (ssize_t)na->index[i] - 1 : -1;
+}
+
+/* Make room to index n addresses; -ENOMEM. */
+static int
+index_reserve(struct netagent *na, size_t n)
+{
+	size_t cap = na->index_cap ? na->index_cap : 64, i;
+	size_t *old = na->index;
+
+	while (cap < 2 * n)
+		cap *= 2;
+	if (cap == na->index_cap)
+		return 0;
+	if ((na->index = calloc(cap, sizeof(*na->index))) == NULL) {
+		na->index = old;
+		return -ENOMEM;
+	}
+	free(old);
+	na->index_cap = cap;
 	for (i = 0; i < na->nheld; i++)
-		if (addr_equal(&na->held[i].addr, a))
-			return (ssize_t)i;
-	return -1;
+		na->index[slot_of(na, &na->held[i].addr)] = i + 1;
+	return 0;
+}
+
+/* Whether h lies in the cyclic range (i, j]. */
+static bool
+between(size_t i, size_t h, size_t j)
+{
+	return i <= j ? (i < h && h <= j) : (i < h || h <= j);
+}
+
+/* Empty slot i, moving later entries of its run back into the gap. */
+static void
+index_remove(struct netagent *na, size_t i)
+{
+	size_t mask = na->index_cap - 1, j, home;
+
+	na->index[i] = 0;
+	for (j = (i + 1) & mask; na->index[j] != 0; j = (j + 1) & mask) {
+		home = home_of(na, &na->held[na->index[j] - 1].addr);
+		if (between(i, home, j))
+			continue;
+		na->index[i] = na->index[j];
+		na->index[j] = 0;
+		i = j;
+	}
 }
 
 /* Forget entry i without touching the kernel. */
@@ -83,8 +168,12 @@ static void
 held_drop(struct netagent *na, size_t i)
 {
 	na->dirty |= ipt_family_bit(na->held[i].addr.family);
+	index_remove(na, slot_of(na, &na->held[i].addr));
 	ipset_free(&na->held[i]);
-	na->held[i] = na->held[--na->nheld];
+	if (i != --na->nheld) {
+		na->held[i] = na->held[na->nheld];
+		na->index[slot_of(na, &na->held[i].addr)] = i + 1;
+	}
 }
 
 static int
@@ -267,9 +356,11 @@ hold(struct netagent *na, struct kiwi_ipset *s, ssize_t idx)
 		return 0;
 	}
 	if (grow((void **)&na->held, &na->held_cap, na->nheld + 1,
-	        sizeof(*na->held)) < 0)
+	        sizeof(*na->held)) < 0 ||
+	    index_reserve(na, na->nheld + 1) < 0)
 		return -ENOMEM;
 	na->dirty |= ipt_family_bit(s->addr.family);
+	na->index[slot_of(na, &s->addr)] = na->nheld + 1;
 	na->held[na->nheld++] = *s;
 	ipset_init(s);
 	return 0;
@@ -609,12 +700,16 @@ drain(struct netagent *na, enum peer p)
 static int
 commit(struct netagent *na)
 {
+	int64_t start = now_ms(), took;
 	int rc;
 
 	if (!na->dirty)
 		return 0;
 	rc = ipt_sync(
 	    na->lock_fd, na->dirty, na->cfg->mark, na->held, na->nheld);
+	took = now_ms() - start;
+	na->commit_after =
+	    now_ms() + (took > COMMIT_GAP_MS ? took : COMMIT_GAP_MS);
 	if (rc == -ETIMEDOUT)
 		log_warnx("cannot update chain %s in mangle: the xtables lock "
 		          "stayed taken; retrying in %d ms",
@@ -663,6 +758,16 @@ flush(struct netagent *na)
 	return rc;
 }
 
+/*
+ * Whether the batch may be committed and answered now.  A failed
+ * commit is retried at once, as before, when more arrives.
+ */
+static bool
+commit_due(const struct netagent *na)
+{
+	return !na->dirty || na->failed || now_ms() >= na->commit_after;
+}
+
 static void
 soonest(int *timeout, int64_t ms)
 {
@@ -679,7 +784,8 @@ timeout(struct netagent *na, int announce_ms)
 	int t = -1;
 
 	if (na->dirty)
-		soonest(&t, RETRY_MS);
+		soonest(
+		    &t, na->failed ? RETRY_MS : na->commit_after - now_ms());
 	if (announce_ms >= 0)
 		soonest(&t, announce_ms);
 	if (na->vouched)
@@ -713,7 +819,8 @@ loop(struct netagent *na)
 		drain(na, PEER_SUP);
 		drain(na, PEER_CLAIMER);
 		/* Losing the claimer while answering dirties the chain. */
-		while (!na->done && flush(na) == 0 && na->dirty)
+		while (
+		    !na->done && commit_due(na) && flush(na) == 0 && na->dirty)
 			;
 		next = announce_run(&na->an, &na->link, now_ms());
 	}
@@ -813,6 +920,7 @@ netagent_free(struct netagent *na)
 	for (i = 0; i < na->nheld; i++)
 		ipset_free(&na->held[i]);
 	free(na->held);
+	free(na->index);
 	free(na->lapsed);
 	outbox_free(&na->out);
 	announce_close(&na->an);
