@@ -471,6 +471,37 @@ test_standby_then_takeover(void **state)
 	assert_int_equal(count_keys(ch), 0);
 }
 
+/*
+ * Keys asked for together go out in one txn; one that another lease
+ * holds fails it, and the others are claimed on the next pass while
+ * that one stands by.
+ */
+static void
+test_batch_with_held_key(void **state)
+{
+	struct child *ch = *state;
+	struct ej_holder h;
+	int64_t other, ttl;
+	char node[64];
+
+	assert_int_equal(etcd_lease_grant(ch->etcd, 30, &other, &ttl), 0);
+	assert_int_equal(etcd_claim(ch->etcd, "/kiwi/publicips/192.168.1.51",
+	                     "{\"node\":\"n2\"}", other, &h),
+	    1);
+	desire(ch, "192.168.1.50", 80);
+	desire(ch, "192.168.1.51", 80);
+	desire(ch, "192.168.1.52", 80);
+	expect_claims2(ch, "192.168.1.50", "192.168.1.52", 3000);
+	expect_none(ch->na, 1500);
+	assert_int_equal(
+	    key_lease(ch, "192.168.1.51", node, sizeof(node)), other);
+	assert_string_equal(node, "n2");
+	assert_int_equal(etcd_lease_revoke(ch->etcd, other), 0);
+	expect_claim(ch, "192.168.1.51", 80, 3 * 1000 * TTL / 3 + 500, 0);
+	stop(ch);
+	assert_int_equal(count_keys(ch), 0);
+}
+
 static void
 test_result_error_releases(void **state)
 {
@@ -1163,6 +1194,8 @@ main(int argc, char **argv)
 		    test_claim_change_release, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_standby_then_takeover, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_batch_with_held_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_result_error_releases, setup, teardown),
 		cmocka_unit_test_setup_teardown(
