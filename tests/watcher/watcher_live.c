@@ -79,6 +79,22 @@ test_add_change_delete(void **state)
 	expect_undesire("192.0.2.20");
 }
 
+/* The events so far reach the claimer in the watcher's next STATS. */
+static void
+test_stats_counted(void **state)
+{
+	struct kiwi_msg *m = malloc(sizeof(*m));
+
+	(void)state;
+	assert_non_null(m);
+	memset(wlive_stats, 0, sizeof(wlive_stats));
+	/* Nothing else is due: every message in 6 s is a STATS. */
+	assert_int_equal(next_msg(m, 6000), 0);
+	free(m);
+	assert_true(wlive_stats[STAT_W_EVENTS] >= 3);
+	assert_true(wlive_stats[STAT_W_API_ERRORS] == 0);
+}
+
 static void
 test_out_of_range(void **state)
 {
@@ -222,6 +238,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_initial_list),
 		cmocka_unit_test(test_add_change_delete),
+		cmocka_unit_test(test_stats_counted),
 		cmocka_unit_test(test_out_of_range),
 		cmocka_unit_test(test_drop_rewatches),
 		cmocka_unit_test(test_bookmark_advances),

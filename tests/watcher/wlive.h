@@ -28,6 +28,8 @@
 extern pid_t wlive_child;
 extern int wlive_sup_fd;
 extern char wlive_last_rv[64]; /* of the last write through the fixture */
+/* The watcher's latest STATS counters, as next_msg passed them by. */
+extern uint64_t wlive_stats[KIWI_STATS_N];
 
 /* cmocka group setup and teardown: start and kill the watcher. */
 int wlive_setup(void **state);
