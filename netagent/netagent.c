@@ -40,6 +40,8 @@
  * batch; waiting at least as long as the last commit took (and this
  * long) bounds that share of the time, while a lone change after a
  * quiet spell still goes out at once.
+ * XXX A commit grows with the chain, so with thousands of addresses a
+ * lone change right after a commit waits as long as that one took.
  */
 #define COMMIT_GAP_MS 10
 /* Replies the claimer may leave unread before it is not read from. */
