@@ -29,6 +29,8 @@ MN_RANGE=198.51.100.0/24
 MN_HUB_IP=10.77.0.1
 MN_ETCD=""
 
+# Not for what runs in the background: $! of a function is its subshell,
+# and killing that would leave the command running.
 in_hub() { ip netns exec "$MN_HUB" "$@"; }
 
 mn_etcd_cluster() {
@@ -38,7 +40,8 @@ mn_etcd_cluster() {
 	done
 	for i in 1 2 3; do
 		name=m$i
-		in_hub etcd --name $name --data-dir "$T_TMP/etcd-$name" \
+		ip netns exec "$MN_HUB" etcd --name $name \
+			--data-dir "$T_TMP/etcd-$name" \
 			--listen-client-urls "http://$MN_HUB_IP:$((2379 + i * 100))" \
 			--advertise-client-urls "http://$MN_HUB_IP:$((2379 + i * 100))" \
 			--listen-peer-urls "http://$MN_HUB_IP:$((2380 + i * 100))" \
@@ -92,7 +95,7 @@ mn_setup() {
 # The fixture on the hub's bridge address, where the nodes reach it.
 mn_fixture() {
 	KUBE_PORT=8080
-	in_hub python3 "$KIWI_SRC/tests/fixture/kube_api.py" \
+	ip netns exec "$MN_HUB" python3 "$KIWI_SRC/tests/fixture/kube_api.py" \
 		--listen "$MN_HUB_IP:$KUBE_PORT" >"$T_TMP/kube-api.log" 2>&1 &
 	KUBE_PID=$!
 	on_exit "kill $KUBE_PID; wait $KUBE_PID"
