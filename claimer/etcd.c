@@ -14,7 +14,7 @@
 #include "common/util.h"
 
 /* Any answer (or watch line) kiwi expects is small; a bigger one is not. */
-#define ETCD_RESP_MAX (1024 * 1024)
+#define ETCD_RESP_MAX ((size_t)1 << 20)
 #define ETCD_MAX_MEMBERS 16
 #define ETCD_ERR_MAX (EJ_ERRLEN + 256)
 /* The claimer's peers, plus its status and metrics clients. */
@@ -167,8 +167,9 @@ req_free(struct etcd_req *rq)
 void
 etcd_cancel_all(struct etcd *e)
 {
+	/* req_free unlinks each from the list before freeing it. */
 	while (e->reqs != NULL)
-		req_free(e->reqs);
+		req_free(e->reqs); /* NOLINT(clang-analyzer-unix.Malloc) */
 }
 
 void
@@ -536,8 +537,10 @@ finish_ready(struct etcd *e)
 
 	while (again) {
 		again = false;
+		/* After a free the walk starts again from the head. */
 		for (rq = e->reqs; rq != NULL; rq = next) {
-			next = rq->next;
+			next =
+			    rq->next; /* NOLINT(clang-analyzer-unix.Malloc) */
 			if (rq->canceled) {
 				req_free(rq);
 				again = true;

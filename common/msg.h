@@ -86,7 +86,7 @@
 #define KIWI_U32_WIRELEN 8
 #define KIWI_U64_WIRELEN 8
 #define KIWI_STATS_N 8
-#define KIWI_STATS_WIRELEN (8 * KIWI_STATS_N)
+#define KIWI_STATS_WIRELEN (sizeof(uint64_t) * KIWI_STATS_N)
 
 enum kiwi_msg_type {
 	MSG_SHUTDOWN = 1, /* supervisor -> worker: clean up, exit */

@@ -483,7 +483,8 @@ dry_build(
 			d->n++;
 		}
 	}
-	qsort(d->v, d->n, sizeof(*d->v), str_cmp);
+	if (d->n > 0)
+		qsort(d->v, d->n, sizeof(*d->v), str_cmp);
 	return 0;
 }
 

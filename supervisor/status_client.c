@@ -178,6 +178,7 @@ join_ports(json_t *ports)
 {
 	size_t i, n = 0;
 	json_t *p;
+	size_t off = 0;
 	char *s;
 
 	json_array_foreach(ports, i, p) n +=
@@ -186,12 +187,14 @@ join_ports(json_t *ports)
 		return NULL;
 	json_array_foreach(ports, i, p)
 	{
-		if (i > 0)
-			strcat(s, ",");
-		strcat(s, json_string_value(p) ? json_string_value(p) : "");
+		const char *v =
+		    json_string_value(p) ? json_string_value(p) : "";
+
+		off += (size_t)snprintf(
+		    s + off, n + 2 - off, "%s%s", i > 0 ? "," : "", v);
 	}
 	if (*s == '\0')
-		strcpy(s, "-");
+		snprintf(s, n + 2, "-");
 	return s;
 }
 

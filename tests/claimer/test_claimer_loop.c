@@ -189,6 +189,8 @@ next_msg(int fd, uint8_t type, int ms, struct kiwi_msg *m)
 	struct pollfd p = { .fd = fd, .events = POLLIN };
 	int64_t end = now_ms() + ms;
 
+	m->type = 0;
+	m->len = 0;
 	for (;;) {
 		int64_t left = end - now_ms();
 
@@ -464,7 +466,7 @@ test_standby_then_takeover(void **state)
 	start = now_ms();
 	assert_int_equal(etcd_lease_revoke(ch->etcd, other), 0);
 	expect_claim(ch, "192.168.1.42", 80, 3 * 1000 * TTL / 3 + 500, 0);
-	assert_true(now_ms() - start < 1000 * TTL);
+	assert_true(now_ms() - start < 1000L * TTL);
 	key_lease(ch, "192.168.1.42", node, sizeof(node));
 	assert_string_equal(node, "n1");
 	stop(ch);
@@ -629,7 +631,7 @@ test_etcd_stopped(void **state)
 	stopped = now_ms();
 	/* The last renewal was before the stop: withdraw within the ttl. */
 	expect(ch->na, MSG_RELEASE_ALL, 1000 * TTL, &m);
-	assert_true(now_ms() - stopped < 1000 * TTL);
+	assert_true(now_ms() - stopped < 1000L * TTL);
 	assert_int_equal(kill(etcd_pid, SIGCONT), 0);
 
 	/* Back: the lease held, or was lost and a new one is taken. */
