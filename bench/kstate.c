@@ -146,7 +146,8 @@ dump_addrs(struct snap *s)
 			if (h->nlmsg_type == NLMSG_DONE)
 				return;
 			if (h->nlmsg_type == NLMSG_ERROR) {
-				fprintf(stderr, "kstate: address dump failed\n");
+				fprintf(stderr,
+				    "kstate: address dump failed\n");
 				exit(2);
 			}
 			if (h->nlmsg_type != RTM_NEWADDR)
