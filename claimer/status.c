@@ -228,6 +228,7 @@ status_document(const struct claimer *c)
 static void
 client_answer(struct conn *k, char *doc)
 {
+	char *out;
 	size_t n;
 
 	if (doc == NULL) {
@@ -236,12 +237,12 @@ client_answer(struct conn *k, char *doc)
 		return;
 	}
 	n = strlen(doc);
-	k->out = realloc(doc, n + 2);
-	if (k->out == NULL) {
+	if ((out = realloc(doc, n + 2)) == NULL) {
 		free(doc);
 		conn_close(k);
 		return;
 	}
+	k->out = out;
 	memcpy(k->out + n, "\n", 2);
 	k->outlen = n + 1;
 	k->outoff = 0;
