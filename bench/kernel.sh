@@ -25,10 +25,9 @@ ip -n "$ns" link set kiwi0 up
 ip -n "$peer" link set peer0 up
 ipt() { ip netns exec "$ns" iptables-legacy -w -t mangle "$@"; }
 ipt -N KUBE-PUBLIC
-ipt -A PREROUTING -j KUBE-PUBLIC
+ipt -A PREROUTING -d "$BENCH_RANGE" -j KUBE-PUBLIC
 rule() {
-	echo "-d $1/32 -p tcp -m tcp --dport $2 -m comment --comment bench/s$3" \
-		"-j MARK --set-xmark 0x1/0xffffffff"
+	echo "-d $1/32 -p tcp -m tcp --dport $2 -j MARK --set-xmark 0x1/0xffffffff"
 }
 
 t0=$(now_ms)

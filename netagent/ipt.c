@@ -10,7 +10,6 @@
 
 #include <libiptc/libip6tc.h>
 #include <libiptc/libiptc.h>
-#include <linux/netfilter/xt_comment.h>
 #include <linux/netfilter/xt_mark.h>
 #include <linux/netfilter/xt_sctp.h>
 #include <linux/netfilter/xt_tcpudp.h>
@@ -31,7 +30,6 @@
 /* The largest rule kiwi builds: IPv6, and sctp's is the biggest match. */
 #define RULE_MAX                                                               \
 	(sizeof(struct ip6t_entry) + MATCH_SIZE(struct xt_sctp_info) +         \
-	    MATCH_SIZE(struct xt_comment_info) +                               \
 	    TARGET_SIZE(struct xt_mark_tginfo2))
 
 /* libiptc reads chain names as whole 32-byte buffers. */
@@ -72,7 +70,7 @@ struct ipt_family {
 
 struct sync_arg {
 	const struct ipt_family *f;
-	uint32_t mark;
+	const struct kiwi_config *cfg;
 	const struct kiwi_ipset *sets;
 	size_t n;
 };
@@ -266,14 +264,18 @@ entry_dst(const struct ipt_family *f, union rule_buf *b,
 }
 
 /*
- * -d addr -p proto -m proto --dport port -m comment --comment c
- * -j MARK --set-xmark mark/0xffffffff
+ * -d addr -p proto -m proto --dport port -j MARK --set-xmark mark/~0
+ *
+ * No comment match naming the Service: it is 288 bytes of a rule that
+ * is 200 without it, every packet to the ranges evaluates it, and
+ * libiptc holds three copies of the table while it commits, so at
+ * 20,000 rules it would cost some 17 MiB.  `kiwi status` names the
+ * Service of every address instead.
  */
 static void
 rule_build(const struct ipt_family *f, union rule_buf *b,
     const struct kiwi_addr *a, const struct kiwi_rule *r, uint32_t mark)
 {
-	struct xt_comment_info *c;
 	struct xt_entry_target *t;
 	struct xt_mark_tginfo2 *mk;
 	uint8_t *p;
@@ -282,8 +284,6 @@ rule_build(const struct ipt_family *f, union rule_buf *b,
 	entry_dst(f, b, a, r->proto);
 	p = entry_elems(f, b);
 	port_match_add(&p, r);
-	c = match_add(&p, "comment", sizeof(*c));
-	memcpy(c->comment, r->comment, strnlen(r->comment, KIWI_NAME_LEN));
 
 	t = (struct xt_entry_target *)p;
 	t->u.user.target_size = TARGET_SIZE(struct xt_mark_tginfo2);
@@ -295,14 +295,35 @@ rule_build(const struct ipt_family *f, union rule_buf *b,
 	entry_offsets(f, b, p, p + t->u.user.target_size);
 }
 
-/* -j KUBE-PUBLIC, matching everything. */
+/* The netmask of a prefix, into the n bytes at m. */
 static void
-jump_build(const struct ipt_family *f, union rule_buf *b)
+mask_fill(uint8_t *m, size_t n, unsigned int prefix)
+{
+	size_t i;
+
+	for (i = 0; i<n; i++, prefix = prefix> 8 ? prefix - 8 : 0)
+		m[i] = prefix >= 8 ? 0xff : (uint8_t)(0xff00 >> prefix);
+}
+
+/*
+ * -d range -j KUBE-PUBLIC: only traffic to the configured ranges walks
+ * the chain, so the node's other traffic never pays for its rules.
+ */
+static void
+jump_build(const struct ipt_family *f, union rule_buf *b,
+    const struct kiwi_cidr *range)
 {
 	struct xt_standard_target *t;
 	uint8_t *p;
 
 	memset(b, 0, sizeof(*b));
+	if (f->family == AF_INET6) {
+		b->e6.ipv6.dst = range->net.u.v6;
+		mask_fill(b->e6.ipv6.dmsk.s6_addr, 16, range->prefix);
+	} else {
+		b->e4.ip.dst = range->net.u.v4;
+		mask_fill((uint8_t *)&b->e4.ip.dmsk.s_addr, 4, range->prefix);
+	}
 	p = entry_elems(f, b);
 	t = (struct xt_standard_target *)p;
 	t->target.u.user.target_size = XT_ALIGN(sizeof(*t));
@@ -338,6 +359,38 @@ jumps_remove(const struct ipt_family *f, struct xtc_handle *h)
 	return 0;
 }
 
+/*
+ * One jump per range of f's family, first in PREROUTING, so that no
+ * earlier ACCEPT skips the mark; with no range at all every address is
+ * accepted, and one jump takes all traffic.
+ */
+static int
+jumps_insert(const struct ipt_family *f, struct xtc_handle *h,
+    const struct kiwi_config *cfg)
+{
+	static const struct kiwi_cidr all4 = { { AF_INET, { { 0 } } }, 0 };
+	static const struct kiwi_cidr all6 = { { AF_INET6, { { 0 } } }, 0 };
+	union rule_buf b;
+	unsigned int pos = 0;
+	size_t i;
+	int rc;
+
+	if ((rc = jumps_remove(f, h)) < 0)
+		return rc;
+	if (cfg->ncidrs == 0) {
+		jump_build(f, &b, f->family == AF_INET6 ? &all6 : &all4);
+		return f->insert(ipt_hook, &b, 0, h) ? 0 : -errno;
+	}
+	for (i = 0; i < cfg->ncidrs; i++) {
+		if (cfg->cidrs[i].net.family != f->family)
+			continue;
+		jump_build(f, &b, &cfg->cidrs[i]);
+		if (!f->insert(ipt_hook, &b, pos++, h))
+			return -errno;
+	}
+	return 0;
+}
+
 static int
 set_append(const struct ipt_family *f, struct xtc_handle *h,
     const struct kiwi_ipset *s, uint32_t mark)
@@ -359,7 +412,6 @@ static int
 edit_sync(const struct ipt_family *f, struct xtc_handle *h, const void *arg)
 {
 	const struct sync_arg *sa = arg;
-	union rule_buf b;
 	size_t i;
 	int rc;
 
@@ -369,16 +421,9 @@ edit_sync(const struct ipt_family *f, struct xtc_handle *h, const void *arg)
 	} else if (!f->flush_entries(ipt_chain, h))
 		return -errno;
 	for (i = 0; i < sa->n; i++)
-		if ((rc = set_append(f, h, &sa->sets[i], sa->mark)) < 0)
+		if ((rc = set_append(f, h, &sa->sets[i], sa->cfg->mark)) < 0)
 			return rc;
-
-	/* First in PREROUTING, so that no earlier ACCEPT skips the mark. */
-	if ((rc = jumps_remove(f, h)) < 0)
-		return rc;
-	jump_build(f, &b);
-	if (!f->insert(ipt_hook, &b, 0, h))
-		return -errno;
-	return 0;
+	return jumps_insert(f, h, sa->cfg);
 }
 
 static int
@@ -473,12 +518,11 @@ dry_build(
 				return -ENOMEM;
 			d->v = nv;
 			if (asprintf(&d->v[d->n],
-			        "-d %s -p %s --dport %u -m "
-			        "comment --comment %s -j MARK "
-			        "--set-mark 0x%x",
+			        "-d %s -p %s --dport %u -j MARK "
+			        "--set-mark 0x%x (%s)",
 			        ip, proto_name(s->rules[j].proto),
-			        s->rules[j].port, s->rules[j].comment,
-			        sa->mark) < 0)
+			        s->rules[j].port, sa->cfg->mark,
+			        s->rules[j].comment) < 0)
 				return -ENOMEM;
 			d->n++;
 		}
@@ -532,10 +576,10 @@ dry_sync(const struct ipt_family *f, const struct sync_arg *sa)
 }
 
 int
-ipt_sync(int lock_fd, int families, uint32_t mark,
+ipt_sync(int lock_fd, int families, const struct kiwi_config *cfg,
     const struct kiwi_ipset *sets, size_t n)
 {
-	struct sync_arg sa = { NULL, mark, sets, n };
+	struct sync_arg sa = { NULL, cfg, sets, n };
 	size_t i;
 	int rc;
 

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/config.h"
 #include "common/msg.h"
 
 /*
@@ -28,10 +29,11 @@ int ipt_family_bit(int family);
 /*
  * In each table of families, make KUBE-PUBLIC hold exactly the rules
  * of the sets of that family, one per (address, protocol, port), each
- * marking with mark, and PREROUTING jump to it once.  One commit per
- * table.  0 or a negative errno; a table that failed is unchanged.
+ * marking with cfg->mark, and PREROUTING jump to it once for each of
+ * cfg's ranges of that family.  One commit per table.  0 or a negative
+ * errno; a table that failed is unchanged.
  */
-int ipt_sync(int lock_fd, int families, uint32_t mark,
+int ipt_sync(int lock_fd, int families, const struct kiwi_config *cfg,
     const struct kiwi_ipset *sets, size_t n);
 /*
  * Remove the PREROUTING jumps and the chain from each table of

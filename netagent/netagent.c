@@ -707,8 +707,7 @@ commit(struct netagent *na)
 
 	if (!na->dirty)
 		return 0;
-	rc = ipt_sync(
-	    na->lock_fd, na->dirty, na->cfg->mark, na->held, na->nheld);
+	rc = ipt_sync(na->lock_fd, na->dirty, na->cfg, na->held, na->nheld);
 	took = now_ms() - start;
 	na->commit_after =
 	    now_ms() + (took > COMMIT_GAP_MS ? took : COMMIT_GAP_MS);
@@ -842,7 +841,7 @@ setup_table(struct netagent *na, int f, const char *table)
 	if (rc > 0)
 		log_info(
 		    "removed leftover chain %s from %s", KIWI_CHAIN, table);
-	if ((rc = ipt_sync(na->lock_fd, f, na->cfg->mark, NULL, 0)) < 0) {
+	if ((rc = ipt_sync(na->lock_fd, f, na->cfg, NULL, 0)) < 0) {
 		log_warnc(
 		    rc, "cannot set up chain %s in %s", KIWI_CHAIN, table);
 		return rc;

@@ -324,21 +324,22 @@ kiwi_addr6_shown(const char *a)
 }
 
 static void
-rule_line(char *buf, size_t len, const char *a, const char *proto, int port,
-    const char *comment)
+rule_line(char *buf, size_t len, const char *a, const char *proto, int port)
 {
 	snprintf(buf, len,
-	    "-A KUBE-PUBLIC -d %s/%d -p %s -m %s --dport %d -m comment"
-	    " --comment \"%s\" -j MARK --set-xmark 0x%x/0xffffffff",
-	    a, is6(a) ? 128 : 32, proto, proto, port, comment, MARK);
+	    "-A KUBE-PUBLIC -d %s/%d -p %s -m %s --dport %d"
+	    " -j MARK --set-xmark 0x%x/0xffffffff",
+	    a, is6(a) ? 128 : 32, proto, proto, port, MARK);
 }
 
+/* The rule is in the table (the Service is not: rules carry no comment). */
 static int
-rule_shown(const char *a, const char *proto, int port, const char *comment)
+rule_shown(const char *a, const char *proto, int port, const char *service)
 {
 	char line[512];
 
-	rule_line(line, sizeof(line), a, proto, port, comment);
+	(void)service;
+	rule_line(line, sizeof(line), a, proto, port);
 	return has_line(mangle_of(a), line);
 }
 
@@ -352,19 +353,26 @@ rules_of(const char *a)
 	return count(mangle_of(a), needle);
 }
 
-/* The chain exists in m and PREROUTING jumps to it exactly once. */
+/*
+ * The chain exists in m and PREROUTING jumps to it exactly once, for
+ * traffic to the one range of m's family.
+ */
 static int
-chain_in(const char *m)
+chain_in(const char *m, const char *range)
 {
-	return has_line(m, ":KUBE-PUBLIC - [0:0]") &&
-	    count(m, "-A PREROUTING -j KUBE-PUBLIC\n") == 1;
+	char jump[128];
+
+	snprintf(
+	    jump, sizeof(jump), "-A PREROUTING -d %s -j KUBE-PUBLIC", range);
+	return has_line(m, ":KUBE-PUBLIC - [0:0]") && has_line(m, jump) &&
+	    count(m, "-j KUBE-PUBLIC\n") == 1;
 }
 
 /* In both tables. */
 static int
 chain_ready(void)
 {
-	return chain_in(mangle()) && chain_in(mangle6());
+	return chain_in(mangle(), RANGE) && chain_in(mangle6(), RANGE6);
 }
 
 static int
@@ -493,7 +501,7 @@ static int
 teardown(void **state)
 {
 	(void)state;
-	char cmd[512];
+	char cmd[1024];
 
 	if (ag.pid <= 0)
 		return 0;
@@ -503,9 +511,13 @@ teardown(void **state)
 	ag.pid = 0;
 	snprintf(cmd, sizeof(cmd),
 	    "{ iptables-legacy -w -t mangle -D PREROUTING -j KUBE-PUBLIC;"
+	    " iptables-legacy -w -t mangle -D PREROUTING -d " RANGE
+	    " -j KUBE-PUBLIC;"
 	    " iptables-legacy -w -t mangle -F KUBE-PUBLIC;"
 	    " iptables-legacy -w -t mangle -X KUBE-PUBLIC;"
 	    " ip6tables-legacy -w -t mangle -D PREROUTING -j KUBE-PUBLIC;"
+	    " ip6tables-legacy -w -t mangle -D PREROUTING -d " RANGE6
+	    " -j KUBE-PUBLIC;"
 	    " ip6tables-legacy -w -t mangle -F KUBE-PUBLIC;"
 	    " ip6tables-legacy -w -t mangle -X KUBE-PUBLIC;"
 	    " ip -6 addr flush dev %s scope global;"

@@ -43,7 +43,7 @@ check "no word that this is a dry run" logged "dry run: addresses and rules are 
 check "the address it would add is not logged" \
 	logged "dry-run: would add $ip_a/32 to kiwi0"
 check "the rule it would add is not logged" logged \
-	"dry-run: would add rule to mangle KUBE-PUBLIC: -d $ip_a -p tcp --dport 8080 -m comment --comment default/web -j MARK --set-mark 0x1"
+	"dry-run: would add rule to mangle KUBE-PUBLIC: -d $ip_a -p tcp --dport 8080 -j MARK --set-mark 0x1 (default/web)"
 logged "dry-run: would remove $ip_old/32 from kiwi0" ||
 	{ show_log; fail "the sweep of $ip_old is not logged"; }
 check "etcd has no claim for $ip_a" sh -c \

@@ -39,8 +39,9 @@ has_addr() { in_node ip -o addr show dev kiwi0 | grep -q "inet $1/32 .* kiwi0:ku
 no_addr() { ! in_node ip -o addr show dev kiwi0 | grep -q "inet $1/"; }
 has_rule() { mangle | grep -qxF -- "$1"; }
 no_rule() { ! mangle | grep -qF -- "$1"; }
+# rule IP PROTO PORT: the rule as iptables-save shows it.
 rule() {
-	echo "-A KUBE-PUBLIC -d $1/32 -p $2 -m $2 --dport $3 -m comment --comment \"$4\" -j MARK --set-xmark 0x1/0xffffffff"
+	echo "-A KUBE-PUBLIC -d $1/32 -p $2 -m $2 --dport $3 -j MARK --set-xmark 0x1/0xffffffff"
 }
 svc() {
 	local name=$1 ips=$2 ports=$3
@@ -65,9 +66,11 @@ check() {
 
 # 1. The seeded Service: address, rules, key.
 check "address $ip_a was not added" has_addr $ip_a
-check "tcp rule missing" has_rule "$(rule $ip_a tcp 8080 default/web)"
-check "udp rule missing" has_rule "$(rule $ip_a udp 53 default/web)"
-mangle | grep -qx -- "-A PREROUTING -j KUBE-PUBLIC" || fail "no jump"
+check "tcp rule missing" has_rule "$(rule $ip_a tcp 8080)"
+check "udp rule missing" has_rule "$(rule $ip_a udp 53)"
+mangle | grep -qx -- "-A PREROUTING -d 198.51.100.0/24 -j KUBE-PUBLIC" ||
+	fail "no jump for the range"
+[ "$(mangle | grep -c -- "-j KUBE-PUBLIC$")" = 1 ] || fail "more than one jump"
 etcd_get /kiwi/publicips/$ip_a | grep -q '"node": *"node-a"' ||
 	fail "etcd key for $ip_a does not name node-a"
 etcd_get /kiwi/publicips/$ip_a | grep -q 'default/web' ||
@@ -110,18 +113,18 @@ pkts=$(in_node iptables-legacy -t mangle -L KUBE-PUBLIC -n -v -x |
 
 # 4. An update changes the rules; a second Service shares the IP.
 svc web "\"$ip_a\"" '{"port": 9090, "protocol": "TCP"}'
-check "rule for 9090 missing" has_rule "$(rule $ip_a tcp 9090 default/web)"
+check "rule for 9090 missing" has_rule "$(rule $ip_a tcp 9090)"
 check "rule for 8080 left behind" no_rule "--dport 8080 "
 check "rule for 53 left behind" no_rule "--dport 53 "
 svc api "\"$ip_a\", \"$ip_b\"" '{"port": 443, "protocol": "TCP"}'
-check "shared IP rule missing" has_rule "$(rule $ip_a tcp 443 default/api)"
+check "shared IP rule missing" has_rule "$(rule $ip_a tcp 443)"
 check "address $ip_b was not added" has_addr $ip_b
-has_rule "$(rule $ip_a tcp 9090 default/web)" || fail "web lost its rule"
+has_rule "$(rule $ip_a tcp 9090)" || fail "web lost its rule"
 
 # 5. Deleting a Service removes only what no other Service wants.
 in_node curl -sf -X DELETE "$KUBE_URL/fixture/services/default/api" >/dev/null
 check "$ip_b was not removed" no_addr $ip_b
-check "api rule left behind" no_rule "default/api"
+check "api rule left behind" no_rule "--dport 443 "
 check "etcd key for $ip_b left behind" test -z "$(etcd_get /kiwi/publicips/$ip_b)"
 has_addr $ip_a || fail "$ip_a was removed with the other Service"
 

@@ -30,7 +30,7 @@ in_node() { ip netns exec "$node" "$@"; }
 has6() { in_node ip -6 -o addr show dev kiwi0 | grep -q "inet6 $ip6/128"; }
 has4() { in_node ip -o addr show dev kiwi0 | grep -q "inet $ip4/32"; }
 rule6() {
-	echo "-A KUBE-PUBLIC -d $ip6/128 -p $1 -m $1 --dport $2 -m comment --comment \"default/dual\" -j MARK --set-xmark 0x1/0xffffffff"
+	echo "-A KUBE-PUBLIC -d $ip6/128 -p $1 -m $1 --dport $2 -j MARK --set-xmark 0x1/0xffffffff"
 }
 
 ip netns exec "$node" "$kiwi" --config=/dev/null --interface kiwi0 \
@@ -47,7 +47,7 @@ wait_for 5 sh -c "ip netns exec $node ip6tables-legacy-save -t mangle | grep -qx
 	{ show; in_node ip6tables-legacy-save -t mangle; fail "no IPv6 tcp rule"; }
 in_node ip6tables-legacy-save -t mangle | grep -qxF -- "$(rule6 udp 53)" ||
 	fail "no IPv6 udp rule"
-in_node ip6tables-legacy-save -t mangle | grep -qx -- "-A PREROUTING -j KUBE-PUBLIC" ||
+in_node ip6tables-legacy-save -t mangle | grep -qx -- "-A PREROUTING -d 2001:db8:5::/64 -j KUBE-PUBLIC" ||
 	fail "no IPv6 jump to KUBE-PUBLIC"
 in_node iptables-legacy-save -t mangle | grep -q -- "$ip6" &&
 	fail "an IPv6 rule in the IPv4 table"

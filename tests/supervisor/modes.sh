@@ -44,6 +44,10 @@ run_mode() {
 	wait_for 10 has_addr || { cat "$T_TMP/$name.log"; fail "$name: no address"; }
 	in_node iptables-legacy-save -t mangle | grep -q -- "--dport 5432 " ||
 		fail "$name: no rule"
+	# No --cidr-range: every address is accepted, so one jump takes all.
+	in_node iptables-legacy-save -t mangle |
+		grep -qx -- "-A PREROUTING -j KUBE-PUBLIC" ||
+		fail "$name: no jump for all traffic"
 	for child in $(pgrep -P "$pid"); do
 		comm=$(cat /proc/$child/comm)
 		want=0000000000000000
