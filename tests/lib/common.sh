@@ -149,7 +149,8 @@ etcd_cluster_start() {
 			--listen-client-urls "http://$h:${cports[$i]}" \
 			--advertise-client-urls "http://$h:${cports[$i]}" \
 			--listen-peer-urls "http://$h:${pports[$i]}" \
-			--initial-advertise-peer-urls "http://$h:${pports[$i]}" \
+			--initial-advertise-peer-urls \
+			"http://$h:${pports[$i]}" \
 			--initial-cluster "$peers" \
 			--initial-cluster-token "kiwi-test-$$" \
 			--log-level error \
@@ -377,7 +378,8 @@ kiwi_exited() {
 # exits 0 in time, print its log and fail, naming WHAT.
 kiwi_stop() {
 	local rc=0
-	kill -TERM "$KIWI_PID"
+	# It may have died already: then wait says how.
+	kill -TERM "$KIWI_PID" 2>/dev/null || true
 	if ! wait_for 15 kiwi_exited; then
 		kiwi_show
 		fail "${1:+$1: }kiwi did not stop within 15 s of SIGTERM"

@@ -23,7 +23,11 @@ kiwi_start --cidr-range 198.51.100.0/24 --cidr-range 2001:db8:5::/64 \
 expect_within 15 "$ip6/128 was not added" has6
 expect_within 5 "$ip4 was not added beside it" has4
 wait_for 5 sh -c "ip netns exec $node ip6tables-legacy-save -t mangle | grep -qxF -- '$(rule6 tcp 443)'" ||
-	{ kiwi_show; in_node ip6tables-legacy-save -t mangle; fail "no IPv6 tcp rule"; }
+	{
+		kiwi_show
+		in_node ip6tables-legacy-save -t mangle
+		fail "no IPv6 tcp rule"
+	}
 in_node ip6tables-legacy-save -t mangle | grep -qxF -- "$(rule6 udp 53)" ||
 	fail "no IPv6 udp rule"
 in_node ip6tables-legacy-save -t mangle | grep -qx -- "-A PREROUTING -j KUBE-PUBLIC" ||
