@@ -25,6 +25,8 @@
 #
 # One kiwi on one node, in namespaces (see each function's comment):
 #
+#   in_netns NETNS CMD...     CMD in NETNS, or here when NETNS is ""
+#   in_node CMD...            CMD in $node
 #   single_node NAME          $node with kiwi0 and its peer, etcd in it
 #   node_with_client NAME     $node and $client joined by kiwi0, etcd
 #   service_seed NS NAME IPS PORTS [SPEC]
