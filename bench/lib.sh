@@ -62,15 +62,9 @@ PY
 }
 
 bench_node() {
-	local name=$1 peer
+	node_with_client "$1"
 	shift
-	NODE=$(netns_new "$name")
-	peer=$(netns_new "$name-peer")
-	ip -n "$NODE" link add kiwi0 type veth peer name peer0 netns "$peer"
-	ip -n "$NODE" link set kiwi0 up
-	ip -n "$peer" link set peer0 up
-	ip -n "$NODE" addr add 10.99.0.1/24 dev kiwi0
-	etcd_start "$NODE"
+	NODE=$node
 	kube_fixture_start "$NODE" "$@"
 }
 

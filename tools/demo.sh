@@ -13,29 +13,18 @@ need_root
 ip_a=198.51.100.10
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-node=$(netns_new demo)
-ip -n "$node" link add kiwi0 type veth peer name peer0
-ip -n "$node" link set kiwi0 up
-ip -n "$node" link set peer0 up
-etcd_start "$node"
-cat >"$T_TMP/seed.json" <<JSON
-[{"apiVersion": "v1", "kind": "Service",
-  "metadata": {"namespace": "default", "name": "web"},
-  "spec": {"externalIPs": ["$ip_a"],
-           "ports": [{"port": 80, "protocol": "TCP"},
-                     {"port": 443, "protocol": "TCP"}]}}]
-JSON
-kube_fixture_start "$node" --seed "$T_TMP/seed.json"
-in_node() { ip netns exec "$node" "$@"; }
+single_node demo
+kube_fixture_start "$node" --seed "$(service_seed default web "$ip_a" \
+	"80/TCP 443/TCP")"
 
 say "Service default/web wants external IP $ip_a (ports 80, 443)"
 say "starting kiwi in namespace $node"
-echo "kiwi --interface kiwi0 --cidr-range 198.51.100.0/24" \
+echo "kiwi --config=/dev/null --interface kiwi0 --cidr-range 198.51.100.0/24" \
 	"--kube-endpoint $KUBE_URL --etcd-endpoint $ETCD_URL"
-in_node build/kiwi --interface kiwi0 --cidr-range 198.51.100.0/24 \
-	--kube-endpoint "$KUBE_URL" --etcd-endpoint "$ETCD_URL" \
-	--node-name demo-node 2>&1 | sed -u "s/^/    | /" &
-on_exit "pkill -9 -x kiwi"
+# kiwi's own lines go to the terminal, indented under the demo's.
+KIWI_LOG=/dev/stdout
+kiwi_start --cidr-range 198.51.100.0/24 --node-name demo-node \
+	> >(sed -u "s/^/    | /")
 wait_for 15 sh -c "ip -n $node -o addr show dev kiwi0 | grep -q $ip_a" ||
 	fail "kiwi did not add $ip_a"
 sleep 0.5
@@ -48,7 +37,7 @@ say "etcd: /kiwi/publicips/$ip_a"
 etcd_get "/kiwi/publicips/$ip_a"
 
 say "deleting Service default/web"
-in_node curl -sf -X DELETE "$KUBE_URL/fixture/services/default/web" >/dev/null
+kube_service_delete default web
 wait_for 10 sh -c "! ip -n $node -o addr show dev kiwi0 | grep -q $ip_a" ||
 	fail "kiwi did not remove $ip_a"
 in_node ip addr show dev kiwi0
@@ -56,8 +45,7 @@ in_node iptables-legacy-save -t mangle | grep KUBE-PUBLIC || true
 echo "etcd key: '$(etcd_get "/kiwi/publicips/$ip_a")'"
 
 say "stopping kiwi (SIGTERM)"
-pkill -TERM -x kiwi
-wait_for 10 sh -c '! pgrep -x kiwi' || fail "kiwi did not stop"
+kiwi_stop
 in_node iptables-legacy-save -t mangle | grep -q KUBE-PUBLIC &&
 	fail "KUBE-PUBLIC left behind"
 say "kiwi stopped and left nothing behind; removing the demo namespace"

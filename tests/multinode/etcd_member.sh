@@ -16,9 +16,10 @@ ha=$(mn_wait_holder $ip_a 15) || fail "nobody holds $ip_a"
 hb=$(mn_wait_holder $ip_b 15) || fail "nobody holds $ip_b"
 sleep 1
 leader=""
+IFS=, read -ra urls <<<"$MN_ETCD"
 for i in 1 2 3; do
 	id=$(in_hub env ETCDCTL_API=3 etcdctl --endpoints \
-		"http://$MN_HUB_IP:$((2379 + i * 100))" endpoint status -w json |
+		"${urls[$((i - 1))]}" endpoint status -w json |
 		python3 -c 'import json,sys; s=json.load(sys.stdin)[0]["Status"]; print(int(s["header"]["member_id"] == s["leader"]))')
 	[ "$id" = 1 ] && leader=$i
 done

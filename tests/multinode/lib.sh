@@ -33,30 +33,16 @@ MN_ETCD=""
 # and killing that would leave the command running.
 in_hub() { ip netns exec "$MN_HUB" "$@"; }
 
+# A three-member cluster on the hub's bridge address, where the nodes
+# reach it; MN_ETCD_PIDS[I] is member I's pid (1-based).
 mn_etcd_cluster() {
-	local i cluster="" urls=() name
-	for i in 1 2 3; do
-		cluster+="${cluster:+,}m$i=http://$MN_HUB_IP:$((2380 + i * 100))"
+	local i=1 pid
+	ETCD_HOST=$MN_HUB_IP etcd_cluster_start 3 "$MN_HUB"
+	MN_ETCD=$ETCD_URLS
+	for pid in $ETCD_PIDS; do
+		MN_ETCD_PIDS[$i]=$pid
+		i=$((i + 1))
 	done
-	for i in 1 2 3; do
-		name=m$i
-		ip netns exec "$MN_HUB" etcd --name $name \
-			--data-dir "$T_TMP/etcd-$name" \
-			--listen-client-urls "http://$MN_HUB_IP:$((2379 + i * 100))" \
-			--advertise-client-urls "http://$MN_HUB_IP:$((2379 + i * 100))" \
-			--listen-peer-urls "http://$MN_HUB_IP:$((2380 + i * 100))" \
-			--initial-advertise-peer-urls "http://$MN_HUB_IP:$((2380 + i * 100))" \
-			--initial-cluster "$cluster" --initial-cluster-state new \
-			--log-level error >"$T_TMP/etcd-$name.log" 2>&1 &
-		MN_ETCD_PIDS[$i]=$!
-		on_exit "kill ${MN_ETCD_PIDS[$i]}; wait ${MN_ETCD_PIDS[$i]}"
-		urls+=("http://$MN_HUB_IP:$((2379 + i * 100))")
-	done
-	MN_ETCD=$(IFS=,; echo "${urls[*]}")
-	ETCD_URL=${urls[0]}
-	ETCD_NS=$MN_HUB
-	wait_for 30 in_hub env ETCDCTL_API=3 etcdctl --endpoints "$MN_ETCD" \
-		endpoint health || { cat "$T_TMP"/etcd-m*.log; fail "etcd cluster"; }
 }
 
 mn_link() {
@@ -94,14 +80,7 @@ mn_setup() {
 
 # The fixture on the hub's bridge address, where the nodes reach it.
 mn_fixture() {
-	KUBE_PORT=8080
-	ip netns exec "$MN_HUB" python3 "$KIWI_SRC/tests/fixture/kube_api.py" \
-		--listen "$MN_HUB_IP:$KUBE_PORT" >"$T_TMP/kube-api.log" 2>&1 &
-	KUBE_PID=$!
-	on_exit "kill $KUBE_PID; wait $KUBE_PID"
-	KUBE_URL="http://$MN_HUB_IP:$KUBE_PORT"
-	wait_for 20 grep -qx ready "$T_TMP/kube-api.log" ||
-		{ cat "$T_TMP/kube-api.log"; fail "no API fixture"; }
+	KUBE_HOST=$MN_HUB_IP kube_fixture_start "$MN_HUB"
 }
 
 mn_sampler() {
@@ -121,15 +100,7 @@ mn_check_overlap() {
 }
 
 mn_service() {
-	local ns=$1 name=$2 ips="" ip
-	shift 2
-	for ip in "$@"; do ips+="${ips:+, }\"$ip\""; done
-	in_hub curl -sf -X PUT -H 'Content-Type: application/json' \
-		"$KUBE_URL/fixture/services/$ns/$name" \
-		-d "{\"apiVersion\": \"v1\", \"kind\": \"Service\",
-		\"metadata\": {\"namespace\": \"$ns\", \"name\": \"$name\"},
-		\"spec\": {\"externalIPs\": [$ips], \"ports\": [{\"port\": 80}]}}" \
-		>/dev/null || fail "cannot create Service $ns/$name"
+	kube_service_put "$1" "$2" "${*:3}" 80
 }
 
 mn_start() {

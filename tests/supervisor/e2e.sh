@@ -4,36 +4,20 @@
 # test makes.  A client namespace sends traffic to the claimed IP.
 . "${KIWI_SRC:-$(dirname "$0")/../..}/tests/lib/common.sh"
 need_root
-kiwi=$KIWI_BUILD/kiwi
 ip_a=198.51.100.10
 ip_b=198.51.100.11
 ip_out=203.0.113.5
 
-node=$(netns_new node)
-client=$(netns_new client)
-ip -n "$node" link add kiwi0 type veth peer name peer0 netns "$client"
-ip -n "$node" link set kiwi0 up
-ip -n "$client" link set peer0 up
-ip -n "$node" addr add 10.99.0.1/24 dev kiwi0
-ip -n "$client" addr add 10.99.0.2/24 dev peer0
-ip -n "$client" route add 198.51.100.0/24 dev peer0
+node_with_client node
 
 # Someone else's address and rule on the node: kiwi must not touch them.
 ip -n "$node" addr add 198.51.100.99/32 dev kiwi0
 ip netns exec "$node" iptables-legacy -t mangle -A PREROUTING \
 	-s 10.99.0.77/32 -j ACCEPT
 
-etcd_start "$node"
-cat >"$T_TMP/seed.json" <<JSON
-[{"apiVersion": "v1", "kind": "Service",
-  "metadata": {"namespace": "default", "name": "web"},
-  "spec": {"externalIPs": ["$ip_a", "$ip_out"],
-           "ports": [{"port": 8080, "protocol": "TCP"},
-                     {"port": 53, "protocol": "UDP"}]}}]
-JSON
-kube_fixture_start "$node" --seed "$T_TMP/seed.json"
+kube_fixture_start "$node" --seed "$(service_seed default web \
+	"$ip_a $ip_out" "8080/TCP 53/UDP")"
 
-in_node() { ip netns exec "$node" "$@"; }
 mangle() { in_node iptables-legacy-save -t mangle; }
 has_addr() { in_node ip -o addr show dev kiwi0 | grep -q "inet $1/32 .* kiwi0:kube"; }
 no_addr() { ! in_node ip -o addr show dev kiwi0 | grep -q "inet $1/"; }
@@ -43,26 +27,10 @@ no_rule() { ! mangle | grep -qF -- "$1"; }
 rule() {
 	echo "-A KUBE-PUBLIC -d $1/32 -p $2 -m $2 --dport $3 -j MARK --set-xmark 0x1/0xffffffff"
 }
-svc() {
-	local name=$1 ips=$2 ports=$3
-	in_node curl -sf -X PUT -H 'Content-Type: application/json' \
-		"$KUBE_URL/fixture/services/default/$name" -d "{\"apiVersion\":
-		\"v1\", \"kind\": \"Service\", \"metadata\": {\"namespace\":
-		\"default\", \"name\": \"$name\"}, \"spec\": {\"externalIPs\":
-		[$ips], \"ports\": [$ports]}}" >/dev/null
-}
 
-ip netns exec "$node" "$kiwi" --interface kiwi0 --cidr-range 198.51.100.0/24 \
-	--kube-endpoint "$KUBE_URL" --etcd-endpoint "$ETCD_URL" \
-	--ttl 4 --node-name node-a --verbose >"$T_TMP/kiwi.log" 2>&1 &
-kiwi_pid=$!
-on_exit "kill -9 $kiwi_pid"
-show_log() { echo "--- kiwi log"; cat "$T_TMP/kiwi.log"; }
-check() {
-	local what=$1
-	shift
-	wait_for 10 "$@" || { show_log; fail "$what"; }
-}
+kiwi_start --cidr-range 198.51.100.0/24 --ttl 4 --node-name node-a --verbose
+kiwi_pid=$KIWI_PID
+check() { expect_within 10 "$@"; }
 
 # 1. The seeded Service: address, rules, key.
 check "address $ip_a was not added" has_addr $ip_a
@@ -112,17 +80,17 @@ pkts=$(in_node iptables-legacy -t mangle -L KUBE-PUBLIC -n -v -x |
 [ "${pkts:-0}" -ge 1 ] || fail "no packet to $ip_a:8080 was marked"
 
 # 4. An update changes the rules; a second Service shares the IP.
-svc web "\"$ip_a\"" '{"port": 9090, "protocol": "TCP"}'
+kube_service_put default web "$ip_a" 9090/TCP
 check "rule for 9090 missing" has_rule "$(rule $ip_a tcp 9090)"
 check "rule for 8080 left behind" no_rule "--dport 8080 "
 check "rule for 53 left behind" no_rule "--dport 53 "
-svc api "\"$ip_a\", \"$ip_b\"" '{"port": 443, "protocol": "TCP"}'
+kube_service_put default api "$ip_a $ip_b" 443/TCP
 check "shared IP rule missing" has_rule "$(rule $ip_a tcp 443)"
 check "address $ip_b was not added" has_addr $ip_b
 has_rule "$(rule $ip_a tcp 9090)" || fail "web lost its rule"
 
 # 5. Deleting a Service removes only what no other Service wants.
-in_node curl -sf -X DELETE "$KUBE_URL/fixture/services/default/api" >/dev/null
+kube_service_delete default api
 check "$ip_b was not removed" no_addr $ip_b
 check "api rule left behind" no_rule "--dport 443 "
 check "etcd key for $ip_b left behind" test -z "$(etcd_get /kiwi/publicips/$ip_b)"
@@ -130,11 +98,8 @@ has_addr $ip_a || fail "$ip_a was removed with the other Service"
 
 # 6. SIGTERM: everything kiwi made is gone, status 0, within seconds.
 t0=$(date +%s%N)
-kill -TERM $kiwi_pid
-rc=0
-wait $kiwi_pid || rc=$?
+kiwi_stop
 t1=$(date +%s%N)
-[ $rc = 0 ] || { show_log; fail "kiwi exited with status $rc"; }
 ms=$(((t1 - t0) / 1000000))
 [ $ms -lt 5000 ] || fail "shutdown took $ms ms"
 no_addr $ip_a || fail "$ip_a left on the interface"

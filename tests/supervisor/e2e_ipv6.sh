@@ -5,46 +5,29 @@
 # etcd; a client namespace reaches it; SIGTERM removes all of it.
 . "${KIWI_SRC:-$(dirname "$0")/../..}/tests/lib/common.sh"
 need_root
-kiwi=$KIWI_BUILD/kiwi
 ip4=198.51.100.12
 ip6=2001:db8:5::12
-node=$(netns_new v6node)
-client=$(netns_new v6client)
-ip -n "$node" link add kiwi0 type veth peer name peer0 netns "$client"
-ip -n "$node" link set kiwi0 up
-ip -n "$client" link set peer0 up
-ip -n "$node" addr add 10.99.0.1/24 dev kiwi0
-ip -n "$client" addr add 10.99.0.2/24 dev peer0
-ip -n "$client" route add 198.51.100.0/24 dev peer0
+node_with_client v6node
 ip -n "$client" -6 route add 2001:db8:5::/64 dev peer0
-etcd_start "$node"
-cat >"$T_TMP/seed.json" <<JSON
-[{"apiVersion": "v1", "kind": "Service",
-  "metadata": {"namespace": "default", "name": "dual"},
-  "spec": {"externalIPs": ["$ip4", "$ip6"], "ipFamilyPolicy": "PreferDualStack",
-           "ports": [{"port": 443, "protocol": "TCP"},
-                     {"port": 53, "protocol": "UDP"}]}}]
-JSON
-kube_fixture_start "$node" --seed "$T_TMP/seed.json"
-in_node() { ip netns exec "$node" "$@"; }
+kube_fixture_start "$node" --seed "$(service_seed default dual \
+	"$ip4 $ip6" "443/TCP 53/UDP" '"ipFamilyPolicy": "PreferDualStack"')"
 has6() { in_node ip -6 -o addr show dev kiwi0 | grep -q "inet6 $ip6/128"; }
 has4() { in_node ip -o addr show dev kiwi0 | grep -q "inet $ip4/32"; }
 rule6() {
 	echo "-A KUBE-PUBLIC -d $ip6/128 -p $1 -m $1 --dport $2 -j MARK --set-xmark 0x1/0xffffffff"
 }
 
-ip netns exec "$node" "$kiwi" --config=/dev/null --interface kiwi0 \
-	--cidr-range 198.51.100.0/24 --cidr-range 2001:db8:5::/64 \
-	--kube-endpoint "$KUBE_URL" --etcd-endpoint "$ETCD_URL" --ttl 4 \
-	--node-name node-6 >"$T_TMP/kiwi.log" 2>&1 &
-pid=$!
-on_exit "kill -9 $pid"
-show() { echo "--- kiwi"; cat "$T_TMP/kiwi.log"; }
+kiwi_start --cidr-range 198.51.100.0/24 --cidr-range 2001:db8:5::/64 \
+	--ttl 4 --node-name node-6
 
-wait_for 15 has6 || { show; fail "$ip6/128 was not added"; }
-wait_for 5 has4 || { show; fail "$ip4 was not added beside it"; }
+expect_within 15 "$ip6/128 was not added" has6
+expect_within 5 "$ip4 was not added beside it" has4
 wait_for 5 sh -c "ip netns exec $node ip6tables-legacy-save -t mangle | grep -qxF -- '$(rule6 tcp 443)'" ||
-	{ show; in_node ip6tables-legacy-save -t mangle; fail "no IPv6 tcp rule"; }
+	{
+		kiwi_show
+		in_node ip6tables-legacy-save -t mangle
+		fail "no IPv6 tcp rule"
+	}
 in_node ip6tables-legacy-save -t mangle | grep -qxF -- "$(rule6 udp 53)" ||
 	fail "no IPv6 udp rule"
 in_node ip6tables-legacy-save -t mangle | grep -qx -- "-A PREROUTING -d 2001:db8:5::/64 -j KUBE-PUBLIC" ||
@@ -58,8 +41,7 @@ wait_for 10 ip netns exec "$client" ping -6 -c 1 -W 1 "$ip6" ||
 ip netns exec "$client" ping -c 1 -W 2 "$ip4" >/dev/null ||
 	fail "$ip4 does not answer the client"
 
-kill -TERM $pid
-wait $pid || { show; fail "exit status $?"; }
+kiwi_stop
 has6 && fail "$ip6 left behind"
 in_node ip6tables-legacy-save -t mangle | grep -q KUBE-PUBLIC &&
 	fail "the IPv6 chain was left behind"

@@ -8,24 +8,14 @@
 need_root
 kiwi=$KIWI_BUILD/kiwi
 ip_a=198.51.100.20
-node=$(netns_new modes)
-ip -n "$node" link add kiwi0 type veth peer name peer0
-ip -n "$node" link set kiwi0 up
-ip -n "$node" link set peer0 up
-etcd_start "$node"
-cat >"$T_TMP/seed.json" <<JSON
-[{"apiVersion": "v1", "kind": "Service",
-  "metadata": {"namespace": "prod", "name": "db"},
-  "spec": {"externalIPs": ["$ip_a"], "ports": [{"port": 5432}]}}]
-JSON
-kube_fixture_start "$node" --seed "$T_TMP/seed.json"
+single_node modes
+kube_fixture_start "$node" --seed "$(service_seed prod db "$ip_a" 5432)"
 # A lock the unprivileged user may read, as the unit's ACL arranges.
 chmod 755 "$T_TMP"
 : >"$T_TMP/xtables.lock"
 chmod 644 "$T_TMP/xtables.lock"
 export XTABLES_LOCKFILE=$T_TMP/xtables.lock
 
-in_node() { ip netns exec "$node" "$@"; }
 has_addr() { in_node ip -o addr show dev kiwi0 | grep -q "inet $ip_a/32 .* kiwi0:kube"; }
 no_addr() { ! in_node ip -o addr show dev kiwi0 | grep -q "inet $ip_a/"; }
 status_field() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
@@ -35,13 +25,10 @@ status_field() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
 run_mode() {
 	local name=$1 uid=$2 pid child comm want n=0
 	shift 2
-	ip netns exec "$node" "$@" "$kiwi" --config=/dev/null \
-		--interface kiwi0 --kube-endpoint "$KUBE_URL" \
-		--etcd-endpoint "$ETCD_URL" --ttl 3 --node-name "$name" \
-		>"$T_TMP/$name.log" 2>&1 &
-	pid=$!
-	on_exit "kill -9 $pid"
-	wait_for 10 has_addr || { cat "$T_TMP/$name.log"; fail "$name: no address"; }
+	local KIWI_VIA=("$@") KIWI_LOG=$T_TMP/$name.log
+	kiwi_start --ttl 3 --node-name "$name"
+	pid=$KIWI_PID
+	expect_within 10 "$name: no address" has_addr
 	in_node iptables-legacy-save -t mangle | grep -q -- "--dport 5432 " ||
 		fail "$name: no rule"
 	# No --cidr-range: every address is accepted, so one jump takes all.
@@ -64,8 +51,7 @@ run_mode() {
 		n=$((n + 1))
 	done
 	[ $n = 3 ] || fail "$name: $n workers, not 3"
-	kill -TERM $pid
-	wait $pid || { cat "$T_TMP/$name.log"; fail "$name: exit status $?"; }
+	kiwi_stop "$name"
 	no_addr || fail "$name: address left behind"
 	in_node iptables-legacy-save -t mangle | grep -q KUBE-PUBLIC &&
 		fail "$name: chain left behind"

@@ -5,19 +5,9 @@
 # live, STOPPING=1 on SIGTERM.
 . "${KIWI_SRC:-$(dirname "$0")/../..}/tests/lib/common.sh"
 need_root
-kiwi=$KIWI_BUILD/kiwi
 ip_a=198.51.100.30
-node=$(netns_new notify)
-ip -n "$node" link add kiwi0 type veth peer name peer0
-ip -n "$node" link set kiwi0 up
-ip -n "$node" link set peer0 up
-etcd_start "$node"
-cat >"$T_TMP/seed.json" <<JSON
-[{"apiVersion": "v1", "kind": "Service",
-  "metadata": {"namespace": "default", "name": "web"},
-  "spec": {"externalIPs": ["$ip_a"], "ports": [{"port": 80}]}}]
-JSON
-kube_fixture_start "$node" --seed "$T_TMP/seed.json"
+single_node notify
+kube_fixture_start "$node" --seed "$(service_seed default web "$ip_a" 80)"
 
 sock=$T_TMP/notify.sock
 /usr/bin/python3 "$KIWI_SRC/tests/supervisor/notify_peer.py" "$sock" \
@@ -27,12 +17,8 @@ peer=$!
 on_exit "kill $peer"
 wait_for 10 grep -q listening "$T_TMP/notify.log" || fail "no notify peer"
 
-NOTIFY_SOCKET=$sock WATCHDOG_USEC=1000000 ip netns exec "$node" "$kiwi" \
-	--config=/dev/null --interface kiwi0 --kube-endpoint "$KUBE_URL" \
-	--etcd-endpoint "$ETCD_URL" --ttl 3 >"$T_TMP/kiwi.log" 2>&1 &
-pid=$!
-on_exit "kill -9 $pid"
-show() { echo "--- notify"; cat "$T_TMP/notify.log"; echo "--- kiwi"; cat "$T_TMP/kiwi.log"; }
+NOTIFY_SOCKET=$sock WATCHDOG_USEC=1000000 kiwi_start --ttl 3
+show() { echo "--- notify"; cat "$T_TMP/notify.log"; kiwi_show; }
 
 wait_for 15 grep -q "READY=1" "$T_TMP/notify.log" || { show; fail "no READY=1"; }
 wait_for 5 grep -q "CHECK" "$T_TMP/notify.log" || { show; fail "no check"; }
@@ -43,7 +29,6 @@ sleep 2.2
 pings=$(grep -c "WATCHDOG=1" "$T_TMP/notify.log")
 [ "$pings" -ge 4 ] || { show; fail "$pings watchdog pings in over 2 s at 1 s"; }
 
-kill -TERM $pid
-wait $pid || { show; fail "exit status $?"; }
+kiwi_stop
 grep -q "STOPPING=1" "$T_TMP/notify.log" || { show; fail "no STOPPING=1"; }
 echo "notify: ok ($pings pings)"
