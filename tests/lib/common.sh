@@ -95,7 +95,8 @@ netns_new() {
 
 # A free TCP port on loopback (racy in principle, fine for tests).
 free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+	python3 -c 'import socket; s = socket.socket()
+s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
 wait_for() {

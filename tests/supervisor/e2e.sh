@@ -93,7 +93,8 @@ has_rule "$(rule $ip_a tcp 9090)" || fail "web lost its rule"
 kube_service_delete default api
 check "$ip_b was not removed" no_addr $ip_b
 check "api rule left behind" no_rule "--dport 443 "
-check "etcd key for $ip_b left behind" test -z "$(etcd_get /kiwi/publicips/$ip_b)"
+no_key() { [ -z "$(etcd_get "/kiwi/publicips/$1")" ]; }
+check "etcd key for $ip_b left behind" no_key "$ip_b"
 has_addr $ip_a || fail "$ip_a was removed with the other Service"
 
 # 6. SIGTERM: everything kiwi made is gone, status 0, within seconds.
