@@ -34,6 +34,7 @@
 
 #define BATCH_MAX 1024 /* messages read before committing */
 #define RETRY_MS 1000 /* after a failed commit */
+#define RENEW_CHUNK 256 /* lifetimes renewed between batches */
 /*
  * Least time between commits.  Each replaces the whole table, so while
  * CLAIMs keep coming in one commit per batch would cost O(held) per
@@ -62,7 +63,8 @@ struct netagent {
 	bool usable; /* what the claimer was last told with LINK */
 	bool vouched; /* vouch_until is in force */
 	int64_t vouch_until; /* ms, CLOCK_MONOTONIC */
-	bool renew; /* the lifetimes are to be renewed this batch */
+	size_t renew_to; /* held[0..renew_to) still have the last lifetime */
+	size_t renew_base; /* where the chunk being renewed starts */
 	struct kiwi_addr *lapsed; /* whose renewal failed */
 	size_t nlapsed, lapsed_cap;
 	int families; /* IPT_*: the tables that can be used */
@@ -462,7 +464,7 @@ on_vouch(struct netagent *na, const struct kiwi_msg *m)
 		log_debug("the claimer vouches for its claims for %u ms", ms);
 	na->vouch_until = now_ms() + ms;
 	na->vouched = true;
-	na->renew = na->nheld > 0;
+	na->renew_to = na->nheld;
 	return 0;
 }
 
@@ -489,42 +491,56 @@ static void
 renew_failed(void *arg, size_t i, int error)
 {
 	struct netagent *na = arg;
+	const struct kiwi_addr *a = &na->held[na->renew_base + i].addr;
 	char buf[KIWI_ADDRSTRLEN];
 
 	log_warnc(error,
-	    "cannot renew the lifetime of %s on %s; withdrawing "
-	    "it",
-	    fmt(&na->held[i].addr, buf), na->cfg->ifname);
+	    "cannot renew the lifetime of %s on %s; withdrawing it",
+	    fmt(a, buf), na->cfg->ifname);
 	if (grow((void **)&na->lapsed, &na->lapsed_cap, na->nlapsed + 1,
 	        sizeof(*na->lapsed)) == 0)
-		na->lapsed[na->nlapsed++] = na->held[i].addr;
+		na->lapsed[na->nlapsed++] = *a;
 }
 
 /*
- * Give every held address a new lifetime, in one pipelined batch.
- * XXX Every VOUCH renews every address: with the cap of 16384 that is
- * 16384 requests per VOUCH.  The MARK rules have no lifetime: after a
- * freeze or a kill they stay until the next start sweeps the chain.
+ * Give the held addresses the new vouch's lifetime, RENEW_CHUNK at a
+ * time from the end of held down, between batches of messages: each
+ * renewal walks the interface's address list in the kernel, so all
+ * 10,000 at once would keep the netagent from CLAIMs and RELEASEs for
+ * most of a second, every VOUCH.  Going down keeps it right while held
+ * changes: what is appended got the new lifetime with its CLAIM, and
+ * withdraw moves the last address, renewed or not, into the gap, so an
+ * address is at worst renewed twice, never skipped.  The old lifetime
+ * lasts a third of the TTL after the VOUCH, far longer than a round.
+ * XXX Every address is still renewed every VOUCH: O(N^2) in the kernel
+ * per TTL/3.  The MARK rules have no lifetime: after a freeze or a kill
+ * they stay until the next start sweeps the chain.
  */
 static void
 renew(struct netagent *na)
 {
 	ssize_t idx;
-	size_t i;
+	size_t i, n;
 	int rc;
 
-	if (!na->renew)
+	if (na->renew_to > na->nheld)
+		na->renew_to = na->nheld;
+	if (na->renew_to == 0)
 		return;
-	na->renew = false;
+	n = na->renew_to < RENEW_CHUNK ? na->renew_to : RENEW_CHUNK;
+	na->renew_to -= n;
+	na->renew_base = na->renew_to;
 	na->nlapsed = 0;
-	rc = iface_refresh(
-	    &na->nl, na->held, na->nheld, lifetime(na), renew_failed, na);
-	if (rc < 0)
+	rc = iface_refresh(&na->nl, na->held + na->renew_base, n, lifetime(na),
+	    renew_failed, na);
+	if (rc < 0) {
+		na->renew_to = 0; /* the rest of the round would fail too */
 		log_warnc(rc,
 		    "cannot renew the lifetimes of the addresses on "
 		    "%s; the kernel drops them within %u s unless "
 		    "the next VOUCH renews them",
 		    na->cfg->ifname, na->cfg->ttl - 1);
+	}
 	for (i = 0; i < na->nlapsed; i++) {
 		if ((idx = held_find(na, &na->lapsed[i])) < 0)
 			continue;
@@ -741,7 +757,6 @@ flush(struct netagent *na)
 	size_t i, n;
 	int rc;
 
-	renew(na);
 	rc = commit(na);
 	r = outbox_batch(&na->out, &n);
 	for (i = 0; i < n && rc < 0; i++) {
@@ -791,6 +806,8 @@ timeout(struct netagent *na, int announce_ms)
 		soonest(&t, announce_ms);
 	if (na->vouched)
 		soonest(&t, na->vouch_until - now_ms());
+	if (na->renew_to > 0)
+		t = 0;
 	return t;
 }
 
@@ -819,6 +836,7 @@ loop(struct netagent *na)
 		vouch_check(na);
 		drain(na, PEER_SUP);
 		drain(na, PEER_CLAIMER);
+		renew(na);
 		/* Losing the claimer while answering dirties the chain. */
 		while (
 		    !na->done && commit_due(na) && flush(na) == 0 && na->dirty)

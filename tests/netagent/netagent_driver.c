@@ -46,6 +46,7 @@
 #define RANGE6 "2001:db8:50::/64"
 #define MARK 0x2a
 #define MAX_ADDRESSES 3
+#define RENEW_MANY 600 /* more than two of the netagent's renewal chunks */
 /* Long enough that no test outlives a vouch unless it means to. */
 #define TTL 30
 /* Made by netagent_ns.sh before the driver starts. */
@@ -62,6 +63,7 @@ struct agent {
 };
 
 static struct agent ag;
+static unsigned int max_addresses = MAX_ADDRESSES; /* for the next fork */
 
 /* ---- what the kernel shows ---- */
 
@@ -187,6 +189,21 @@ valid_lft(const char *a)
 		return -2;
 	p += strlen("valid_lft ");
 	return strncmp(p, "forever", 7) == 0 ? -1 : atoi(p);
+}
+
+/* How many addresses on the interface have at least min s to live. */
+static int
+lifetimes_at_least(int min)
+{
+	const char *p = addrs();
+	int n = 0;
+
+	while ((p = strstr(p, "valid_lft ")) != NULL) {
+		p += strlen("valid_lft ");
+		if (strncmp(p, "forever", 7) != 0 && atoi(p) >= min)
+			n++;
+	}
+	return n;
 }
 
 static int
@@ -409,7 +426,7 @@ child(int sup, int claimer, int lock_fd)
 		_exit(2);
 	cfg.ncidrs = 2;
 	cfg.mark = MARK;
-	cfg.max_addresses = MAX_ADDRESSES;
+	cfg.max_addresses = max_addresses;
 	cfg.ttl = TTL;
 	cfg.verbose = 1;
 	log_init("netagent", 1);
@@ -503,6 +520,7 @@ teardown(void **state)
 	(void)state;
 	char cmd[1024];
 
+	max_addresses = MAX_ADDRESSES;
 	if (ag.pid <= 0)
 		return 0;
 	/* A test failed: kill the agent, so that the next starts clean. */
@@ -1245,6 +1263,50 @@ test_lifetimes(void **state)
 	agent_stop();
 }
 
+static void
+many_addr(char *buf, size_t len, int i)
+{
+	snprintf(buf, len, "10.50.%d.%d", 10 + i / 200, 1 + i % 200);
+}
+
+/*
+ * Lifetimes are renewed a chunk at a time while held changes: with
+ * RENEW_MANY held and a third released as the VOUCH's round runs,
+ * every address left gets the new lifetime, none is skipped.
+ */
+static void
+test_renew_many(void **state)
+{
+	struct claim c = api;
+	char a[32];
+	int i, left = RENEW_MANY - (RENEW_MANY + 2) / 3;
+
+	(void)state;
+	max_addresses = RENEW_MANY;
+	agent_unvouched();
+	vouch(20 * 1000);
+	for (i = 0; i < RENEW_MANY; i++) {
+		many_addr(a, sizeof(a), i);
+		c.addr = a;
+		send_claim(ag.claimer, &c);
+	}
+	for (i = 0; i < RENEW_MANY; i++) {
+		many_addr(a, sizeof(a), i);
+		assert_int_equal(result_for(a), 0);
+	}
+	assert_int_equal(lifetimes_at_least(21), 0);
+	vouch(TTL * 1000);
+	for (i = 0; i < RENEW_MANY; i += 3) {
+		many_addr(a, sizeof(a), i);
+		release(a);
+		usleep(100);
+	}
+	EVENTUALLY(count(addrs(), ":kube") == left);
+	EVENTUALLY(lifetimes_at_least(TTL - 2) == left);
+	agent_stop();
+	max_addresses = MAX_ADDRESSES;
+}
+
 /* Wait until the kernel drops a by itself; ms since t0. */
 static int64_t
 dropped_after(const char *a, int64_t t0, int64_t limit)
@@ -1585,6 +1647,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_sweep, teardown),
+		cmocka_unit_test_teardown(test_renew_many, teardown),
 		cmocka_unit_test_teardown(test_claim_replace_release, teardown),
 		cmocka_unit_test_teardown(test_refusals, teardown),
 		cmocka_unit_test_teardown(test_wrong_sender, teardown),
