@@ -27,6 +27,7 @@
 #include "common/util.h"
 #include "announce.h"
 #include "check.h"
+#include "dryrun.h"
 #include "ipt.h"
 #include "link.h"
 #include "nl.h"
@@ -274,7 +275,7 @@ withdraw(struct netagent *na, size_t i)
 		log_warnc(rc,
 		    "cannot remove %s from %s; it stays until the next start",
 		    buf, na->cfg->ifname);
-	else
+	else if (!dryrun())
 		log_info("removed %s from %s", buf, na->cfg->ifname);
 	held_drop(na, i);
 }
@@ -334,10 +335,11 @@ claim_addr(struct netagent *na, const struct kiwi_ipset *s, ssize_t idx)
 		log_warnc(rc, "cannot add %s to %s", buf, na->cfg->ifname);
 		return rc;
 	}
-	if (rc == IFACE_ADDED)
+	/* A dry run said what it would do; nothing was added. */
+	if (rc == IFACE_ADDED && !dryrun())
 		log_info(
 		    "added %s to %s for %s", buf, na->cfg->ifname, s->service);
-	else if (idx < 0)
+	else if (rc != IFACE_ADDED && idx < 0)
 		log_info("adopted %s on %s, which is marked as kiwi's", buf,
 		    na->cfg->ifname);
 	if (rc == IFACE_ADDED || idx < 0)
@@ -887,7 +889,9 @@ teardown(struct netagent *na)
 		    KIWI_CHAIN);
 		return rc;
 	}
-	log_info("removed chain %s and its jump from mangle", KIWI_CHAIN);
+	if (!dryrun())
+		log_info(
+		    "removed chain %s and its jump from mangle", KIWI_CHAIN);
 	return 0;
 }
 
