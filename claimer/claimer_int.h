@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "claimer/conn.h"
 #include "claimer/etcd.h"
 #include "claimer/table.h"
 #include "common/config.h"
@@ -145,7 +146,7 @@ int64_t prefix_wake(const struct claimer *c);
  * status.c: the control socket, and what each address shows.  The
  * pollfds calls add at most STATUS_NFDS (METRICS_NFDS) entries.
  */
-#define STATUS_NFDS 9
+#define STATUS_NFDS (1 + CONN_MAX)
 int status_open(struct claimer *c);
 void status_close(struct claimer *c);
 unsigned int status_pollfds(const struct claimer *c, struct pollfd *p);
@@ -164,7 +165,7 @@ int cluster_start(struct claimer *c);
 void cluster_free(struct claimer *c);
 
 /* metrics.c: GET /metrics and GET /healthz on --metrics-address. */
-#define METRICS_NFDS 9
+#define METRICS_NFDS (1 + CONN_MAX)
 int metrics_open(struct claimer *c);
 void metrics_close(struct claimer *c);
 unsigned int metrics_pollfds(const struct claimer *c, struct pollfd *p);

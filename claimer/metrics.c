@@ -4,7 +4,7 @@
  * /healthz 200 "ok" once the first full set is handled while the
  * lease is trusted, 503 otherwise.  Anything else gets 404, a request
  * that is not a GET line 400.  Every connection is non-blocking, gets
- * one answer and is closed; at most CLIENTS_MAX at once, each cut off
+ * one answer and is closed; at most CONN_MAX at once, each cut off
  * after CONN_MS, requests bounded by REQUEST_MAX.
  *
  * The watcher's counters come in its MSG_STATS.  XXX The netagent
@@ -27,14 +27,12 @@
 #include "common/msg.h"
 #include "common/util.h"
 
-#define CLIENTS_MAX 8
 #define REQUEST_MAX 2048
 
 struct metrics_srv {
-	int fd;
-	struct conn cl[CLIENTS_MAX];
-	char in[CLIENTS_MAX][REQUEST_MAX + 1];
-	size_t inlen[CLIENTS_MAX];
+	struct listener l;
+	char in[CONN_MAX][REQUEST_MAX + 1];
+	size_t inlen[CONN_MAX];
 };
 
 /* The histogram's upper bounds, in seconds. */
@@ -237,7 +235,7 @@ static void
 mread(const struct claimer *c, int i)
 {
 	struct metrics_srv *s = c->metrics;
-	struct conn *k = &s->cl[i];
+	struct conn *k = &s->l.cl[i];
 	char *in = s->in[i];
 	ssize_t n = read(k->fd, in + s->inlen[i], REQUEST_MAX - s->inlen[i]);
 
@@ -290,7 +288,7 @@ listen_on(const char *hostport)
 	if (fd < 0 ||
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
 	    bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 ||
-	    listen(fd, CLIENTS_MAX) < 0) {
+	    listen(fd, CONN_MAX) < 0) {
 		r = -errno;
 		log_warn("--metrics-address %s", hostport);
 		if (fd >= 0)
@@ -317,8 +315,7 @@ metrics_open(struct claimer *c)
 		close(fd);
 		return -ENOMEM;
 	}
-	s->fd = fd;
-	conn_init(s->cl, CLIENTS_MAX);
+	listener_init(&s->l, fd);
 	c->metrics = s;
 	log_info(
 	    "serving metrics on http://%s/metrics", c->cfg->metrics_address);
@@ -328,13 +325,9 @@ metrics_open(struct claimer *c)
 void
 metrics_close(struct claimer *c)
 {
-	int i;
-
 	if (c->metrics == NULL)
 		return;
-	for (i = 0; i < CLIENTS_MAX; i++)
-		conn_close(&c->metrics->cl[i]);
-	close(c->metrics->fd);
+	listener_close(&c->metrics->l);
 	free(c->metrics);
 	c->metrics = NULL;
 }
@@ -342,18 +335,7 @@ metrics_close(struct claimer *c)
 unsigned int
 metrics_pollfds(const struct claimer *c, struct pollfd *p)
 {
-	const struct metrics_srv *s = c->metrics;
-	unsigned int n = 0;
-	int i;
-
-	if (s == NULL)
-		return 0;
-	p[n++] = (struct pollfd){ .fd = s->fd, .events = POLLIN };
-	for (i = 0; i < CLIENTS_MAX; i++)
-		if (s->cl[i].fd >= 0)
-			p[n++] = (struct pollfd){ .fd = s->cl[i].fd,
-				.events = s->cl[i].out ? POLLOUT : POLLIN };
-	return n;
+	return c->metrics ? listener_pollfds(&c->metrics->l, NULL, p) : 0;
 }
 
 static void
@@ -370,7 +352,7 @@ metrics_events(struct claimer *c, const struct pollfd *p, unsigned int n)
 
 	if (s == NULL)
 		return;
-	i = conn_serve(s->fd, s->cl, CLIENTS_MAX, p, n, mreadable, c);
+	i = listener_serve(&s->l, p, n, mreadable, c);
 	if (i >= 0)
 		s->inlen[i] = 0;
 }
@@ -378,5 +360,5 @@ metrics_events(struct claimer *c, const struct pollfd *p, unsigned int n)
 int64_t
 metrics_wake(const struct claimer *c)
 {
-	return c->metrics ? conn_wake(c->metrics->cl, CLIENTS_MAX) : INT64_MAX;
+	return c->metrics ? listener_wake(&c->metrics->l) : INT64_MAX;
 }
