@@ -87,6 +87,33 @@ assert t["state"] == "standby" and t["holder"] == "node-b", t
 assert abs(h["since"] - time.time()) < 60, h
 PY
 
+# The socket the configuration file names, without --control-socket:
+# the file --config names, and /etc/kiwi.conf by default (put there in
+# a mount namespace of its own, over an overlay of the host's /etc).
+printf 'interface = kiwi0\ncontrol-socket = %s\n' "$sock" >"$T_TMP/kiwi.conf"
+"$kiwi" status --config "$T_TMP/kiwi.conf" >"$T_TMP/byconf" 2>&1 ||
+	fail "status --config failed: $(cat "$T_TMP/byconf")"
+grep -q '^node node-a: ready$' "$T_TMP/byconf" ||
+	fail "status --config did not reach kiwi: $(cat "$T_TMP/byconf")"
+mkdir "$T_TMP/etc-up" "$T_TMP/etc-work"
+unshare -m sh -c 'mount -t overlay overlay \
+	-o "lowerdir=/etc,upperdir=$1,workdir=$2" /etc &&
+	cp "$3" /etc/kiwi.conf && exec "$4" status' sh "$T_TMP/etc-up" \
+	"$T_TMP/etc-work" "$T_TMP/kiwi.conf" "$kiwi" >"$T_TMP/byetc" 2>&1 ||
+	fail "status with /etc/kiwi.conf failed: $(cat "$T_TMP/byetc")"
+grep -q '^node node-a: ready$' "$T_TMP/byetc" ||
+	fail "status did not read /etc/kiwi.conf: $(cat "$T_TMP/byetc")"
+# Without the key, the default socket, which is not this kiwi's.
+: >"$T_TMP/empty.conf"
+"$kiwi" status --config "$T_TMP/empty.conf" 2>&1 | grep -q 'node-a' &&
+	fail "status with no control-socket key reached $sock"
+# A bad file is an error that says where.
+printf 'control-socket = kiwi.sock\n' >"$T_TMP/bad.conf"
+rc=0
+out=$("$kiwi" status --config "$T_TMP/bad.conf" 2>&1) || rc=$?
+[ $rc = 2 ] && echo "$out" | grep -q "bad.conf:1:" ||
+	fail "a bad configuration file: status $rc, said: $out"
+
 # The cluster view: both claims, their owners and the time left.
 status --cluster >"$T_TMP/cluster"
 grep -Eq '^ADDRESS +NODE +SERVICE +LEASE +TTL_LEFT$' "$T_TMP/cluster" ||
