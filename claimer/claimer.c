@@ -245,9 +245,10 @@ dispatch(struct claimer *c, int fd, const struct kiwi_msg *m)
 		claims_on_result(c, m);
 	else if (fd == c->na_fd && m->type == MSG_LINK)
 		on_link(c, m);
-	else if ((fd == c->watcher_fd || fd == c->na_fd) &&
-	    m->type == MSG_STATS)
-		metrics_on_stats(c, fd == c->na_fd, m);
+	else if (fd == c->watcher_fd && m->type == MSG_STATS)
+		metrics_on_stats(c, m);
+	else if (fd == c->na_fd && m->type == MSG_NA_STATS)
+		metrics_on_nastats(c, m);
 	else if (fd == c->na_fd && m->type == MSG_RELEASE_ALL_DONE)
 		log_debug("netagent confirmed RELEASE_ALL");
 	else

@@ -35,10 +35,9 @@ struct claimer_counts {
 	/* From CLAIM to the netagent's RESULT, as status_observe sees it. */
 	uint64_t lat_bucket[LAT_BUCKETS];
 	uint64_t lat_count, lat_sum_ms;
-	/* The latest STATS of each peer (msg.h says what they count). */
+	/* The peers' latest STATS and NA_STATS (msg.h says what). */
 	uint64_t watcher[KIWI_STATS_N];
-	uint64_t netagent[KIWI_STATS_N];
-	bool have_netagent;
+	struct kiwi_nastats netagent;
 };
 
 struct status_srv;
@@ -173,7 +172,7 @@ void metrics_events(struct claimer *c, const struct pollfd *p, unsigned int n);
 int64_t metrics_wake(const struct claimer *c);
 void metrics_observe_latency(struct claimer *c, int64_t ms);
 struct kiwi_msg;
-void metrics_on_stats(
-    struct claimer *c, bool netagent, const struct kiwi_msg *m);
+void metrics_on_stats(struct claimer *c, const struct kiwi_msg *m);
+void metrics_on_nastats(struct claimer *c, const struct kiwi_msg *m);
 
 #endif

@@ -7,9 +7,9 @@
  * one answer and is closed; at most CONN_MAX at once, each cut off
  * after CONN_MS, requests bounded by REQUEST_MAX.
  *
- * The watcher's counters come in its MSG_STATS.  XXX The netagent
- * does not send its own yet (operations, commit times): the claimer
- * takes them, and shows them once they come.
+ * The watcher's counters come in its STATS, the netagent's (its
+ * operations and the histogram of its commit times) in its NA_STATS;
+ * both are running totals, shown as they last came.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -52,16 +52,51 @@ metrics_observe_latency(struct claimer *c, int64_t ms)
 }
 
 void
-metrics_on_stats(struct claimer *c, bool netagent, const struct kiwi_msg *m)
+metrics_on_stats(struct claimer *c, const struct kiwi_msg *m)
 {
-	uint64_t *v = netagent ? c->counts.netagent : c->counts.watcher;
+	uint64_t v[KIWI_STATS_N];
 
 	if (msg_decode_stats(m->body, m->len, v) < 0) {
-		log_warnx("ignoring a malformed STATS from the %s",
-		    netagent ? "netagent" : "watcher");
+		log_warnx("ignoring a malformed STATS from the watcher");
 		return;
 	}
-	c->counts.have_netagent |= netagent;
+	memcpy(c->counts.watcher, v, sizeof(v));
+}
+
+/* Whether every running total in b is at least what it was in a. */
+static bool
+nastats_grew(const struct kiwi_nastats *a, const struct kiwi_nastats *b)
+{
+	size_t i;
+
+	for (i = 0; i <= KIWI_COMMIT_BUCKETS; i++)
+		if (b->bucket[i] < a->bucket[i])
+			return false;
+	return b->added >= a->added && b->removed >= a->removed &&
+	    b->commits >= a->commits && b->retries >= a->retries &&
+	    b->failures >= a->failures && b->refused >= a->refused &&
+	    b->commit_us >= a->commit_us;
+}
+
+/*
+ * The netagent lives as long as this claimer (the supervisor restarts
+ * them together), so its totals never go back.
+ */
+void
+metrics_on_nastats(struct claimer *c, const struct kiwi_msg *m)
+{
+	struct kiwi_nastats st;
+
+	if (msg_decode_nastats(m->body, m->len, &st) < 0) {
+		log_warnx("ignoring a malformed NA_STATS from the netagent");
+		return;
+	}
+	if (!nastats_grew(&c->counts.netagent, &st)) {
+		log_warnx("ignoring an NA_STATS from the netagent whose totals "
+		          "went back");
+		return;
+	}
+	c->counts.netagent = st;
 }
 
 static void
@@ -107,28 +142,48 @@ histogram(FILE *f, const struct claimer_counts *k)
 }
 
 static void
-netagent_metrics(FILE *f, const uint64_t *v)
+commit_histogram(FILE *f, const struct kiwi_nastats *st)
 {
-	static const char *le[] = { "0.001", "0.01", "0.1", "1" };
-	int i;
+	uint64_t n = 0;
+	size_t i;
 
-	metric(f, "netagent_operations_total", "counter",
-	    "Addresses added or removed and rule commits.",
-	    (double)v[STAT_N_OPS]);
 	fprintf(f,
-	    "# HELP kiwi_netagent_commit_seconds Each batch commit.\n"
+	    "# HELP kiwi_netagent_commit_seconds Each rule commit of the "
+	    "netagent, lock to last table replaced.\n"
 	    "# TYPE kiwi_netagent_commit_seconds histogram\n");
-	for (i = 0; i < 4; i++)
+	for (i = 0; i < KIWI_COMMIT_BUCKETS; i++) {
+		n += st->bucket[i];
 		fprintf(f,
-		    "kiwi_netagent_commit_seconds_bucket{le=\"%s\"} %" PRIu64
+		    "kiwi_netagent_commit_seconds_bucket{le=\"%g\"} %" PRIu64
 		    "\n",
-		    le[i], v[STAT_N_LE_1MS + i]);
+		    (double)kiwi_commit_bounds_us[i] / 1e6, n);
+	}
+	n += st->bucket[KIWI_COMMIT_BUCKETS];
 	fprintf(f,
 	    "kiwi_netagent_commit_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n"
-	    "kiwi_netagent_commit_seconds_sum %.3f\n"
+	    "kiwi_netagent_commit_seconds_sum %.6f\n"
 	    "kiwi_netagent_commit_seconds_count %" PRIu64 "\n",
-	    v[STAT_N_COMMITS], (double)v[STAT_N_COMMIT_MS] / 1000,
-	    v[STAT_N_COMMITS]);
+	    n, (double)st->commit_us / 1e6, n);
+}
+
+static void
+netagent_metrics(FILE *f, const struct kiwi_nastats *st)
+{
+	metric(f, "netagent_addresses_added_total", "counter",
+	    "Addresses the netagent put on the interface.", (double)st->added);
+	metric(f, "netagent_addresses_removed_total", "counter",
+	    "Addresses the netagent took off the interface.",
+	    (double)st->removed);
+	metric(f, "netagent_commits_total", "counter",
+	    "Rule commits that succeeded.", (double)st->commits);
+	metric(f, "netagent_commit_retries_total", "counter",
+	    "Table replaces tried again because the table changed.",
+	    (double)st->retries);
+	metric(f, "netagent_commit_failures_total", "counter",
+	    "Rule commits that failed.", (double)st->failures);
+	metric(f, "netagent_refused_total", "counter",
+	    "Claims and messages the netagent refused.", (double)st->refused);
+	commit_histogram(f, st);
 }
 
 static void
@@ -177,9 +232,7 @@ write_metrics(const struct claimer *c, FILE *f)
 	    "Times the supervisor restarted the workers.", c->restarts);
 	histogram(f, k);
 	watcher_metrics(f, k->watcher);
-	/* Only a netagent that sends them has them. */
-	if (k->have_netagent)
-		netagent_metrics(f, k->netagent);
+	netagent_metrics(f, &k->netagent);
 }
 
 static char *

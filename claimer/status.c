@@ -198,6 +198,17 @@ claim_json(const struct claimer *c, const struct claim *cl)
 	    (json_int_t)cl->since);
 }
 
+/* The netagent's totals (NA_STATS), as the metrics have them. */
+static json_t *
+netagent_json(const struct kiwi_nastats *st)
+{
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "added",
+	    (json_int_t)st->added, "removed", (json_int_t)st->removed,
+	    "commits", (json_int_t)st->commits, "commit_retries",
+	    (json_int_t)st->retries, "commit_failures",
+	    (json_int_t)st->failures, "refused", (json_int_t)st->refused);
+}
+
 static char *
 status_document(const struct claimer *c)
 {
@@ -210,12 +221,13 @@ status_document(const struct claimer *c)
 		if (c->table.v[i]->shown != SHOW_NONE)
 			json_array_append_new(
 			    list, claim_json(c, c->table.v[i]));
-	doc = json_pack("{s:s, s:b, s:b, s:b, s:I, s:I, s:I, s:o?}", "node",
-	    c->cfg->node_name, "ready", claimer_healthy(c), "dry_run",
+	doc = json_pack("{s:s, s:b, s:b, s:b, s:I, s:I, s:I, s:o?, s:o?}",
+	    "node", c->cfg->node_name, "ready", claimer_healthy(c), "dry_run",
 	    c->cfg->dry_run, "lease_fresh", lease_fresh(c), "lease",
 	    (json_int_t)c->lease, "renewed_ms_ago",
 	    (json_int_t)(c->renewed ? now_ms() - c->renewed : -1), "now",
-	    (json_int_t)time(NULL), "addresses", list);
+	    (json_int_t)time(NULL), "addresses", list, "netagent",
+	    netagent_json(&c->counts.netagent));
 	if (doc != NULL)
 		s = json_dumps(doc, JSON_COMPACT);
 	json_decref(doc);

@@ -39,5 +39,7 @@ int ipt_sync(int lock_fd, int families, uint32_t mark,
  * errno.
  */
 int ipt_teardown(int lock_fd, int families);
+/* Table replaces tried again since the start, for the metrics. */
+uint64_t ipt_retries(void);
 
 #endif
