@@ -40,6 +40,19 @@ struct claimer_counts {
 	struct kiwi_nastats netagent;
 };
 
+/* An address a Service names that kiwi does not claim (notes.c). */
+struct note {
+	struct kiwi_note note;
+	bool seen; /* mentioned since SYNC_BEGIN */
+	int64_t since; /* wall clock, seconds: first noted */
+};
+
+struct notes {
+	struct note *v; /* sorted by address */
+	size_t n, cap;
+	bool full; /* the cap was reached: said once */
+};
+
 struct status_srv;
 struct metrics_srv;
 struct cluster_q;
@@ -50,6 +63,7 @@ struct claimer {
 	const struct kiwi_config *cfg;
 	struct etcd *etcd;
 	struct table table;
+	struct notes notes;
 	int sup_fd;
 	int watcher_fd;
 	int na_fd;
@@ -158,6 +172,15 @@ void status_cluster_done(struct claimer *c, const char *doc);
 int64_t status_wake(const struct claimer *c);
 /* Ready: the first full set was handled and the lease is trusted. */
 bool claimer_healthy(const struct claimer *c);
+
+/*
+ * notes.c: NOTE from the watcher, and its address forgotten at UNDESIRE
+ * or when a full set (SYNC_BEGIN .. SYNC_END) no longer has it.
+ */
+void notes_on_note(struct claimer *c, const struct kiwi_msg *m);
+void notes_forget(struct claimer *c, const struct kiwi_addr *a);
+void notes_sync(struct claimer *c, bool end);
+void notes_free(struct claimer *c);
 
 /* cluster.c: every claim in etcd with its lease's time left. */
 int cluster_start(struct claimer *c);

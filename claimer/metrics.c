@@ -12,6 +12,7 @@
  * both are running totals, shown as they last came.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <inttypes.h>
 #include <netdb.h>
 #include <poll.h>
@@ -166,23 +167,39 @@ commit_histogram(FILE *f, const struct kiwi_nastats *st)
 	    n, (double)st->commit_us / 1e6, n);
 }
 
+/* The netagent's running totals, each a counter. */
+static const struct {
+	const char *name, *help;
+	size_t off; /* in struct kiwi_nastats */
+} na_counters[] = {
+	{ "netagent_addresses_added_total",
+	    "Addresses the netagent put on the interface.",
+	    offsetof(struct kiwi_nastats, added) },
+	{ "netagent_addresses_removed_total",
+	    "Addresses the netagent took off the interface.",
+	    offsetof(struct kiwi_nastats, removed) },
+	{ "netagent_commits_total", "Rule commits that succeeded.",
+	    offsetof(struct kiwi_nastats, commits) },
+	{ "netagent_commit_retries_total",
+	    "Table replaces tried again because the table changed.",
+	    offsetof(struct kiwi_nastats, retries) },
+	{ "netagent_commit_failures_total", "Rule commits that failed.",
+	    offsetof(struct kiwi_nastats, failures) },
+	{ "netagent_refused_total", "Claims and messages the netagent refused.",
+	    offsetof(struct kiwi_nastats, refused) },
+};
+
 static void
 netagent_metrics(FILE *f, const struct kiwi_nastats *st)
 {
-	metric(f, "netagent_addresses_added_total", "counter",
-	    "Addresses the netagent put on the interface.", (double)st->added);
-	metric(f, "netagent_addresses_removed_total", "counter",
-	    "Addresses the netagent took off the interface.",
-	    (double)st->removed);
-	metric(f, "netagent_commits_total", "counter",
-	    "Rule commits that succeeded.", (double)st->commits);
-	metric(f, "netagent_commit_retries_total", "counter",
-	    "Table replaces tried again because the table changed.",
-	    (double)st->retries);
-	metric(f, "netagent_commit_failures_total", "counter",
-	    "Rule commits that failed.", (double)st->failures);
-	metric(f, "netagent_refused_total", "counter",
-	    "Claims and messages the netagent refused.", (double)st->refused);
+	uint64_t v;
+	size_t i;
+
+	for (i = 0; i < KIWI_ARRAY_SIZE(na_counters); i++) {
+		memcpy(&v, (const char *)st + na_counters[i].off, sizeof(v));
+		metric(f, na_counters[i].name, "counter", na_counters[i].help,
+		    (double)v);
+	}
 	commit_histogram(f, st);
 }
 
@@ -214,6 +231,9 @@ write_metrics(const struct claimer *c, FILE *f)
 	    f, "addresses_held", "gauge", "Addresses held on this node.", held);
 	metric(f, "addresses_standby", "gauge",
 	    "Wanted addresses another node holds.", standby);
+	metric(f, "addresses_not_claimed", "gauge",
+	    "Addresses Services name that kiwi does not claim.",
+	    (double)c->notes.n);
 	metric(f, "claims_won_total", "counter",
 	    "Addresses that came to be held here.", (double)k->won);
 	metric(f, "claims_lost_total", "counter",

@@ -51,9 +51,8 @@ static const char *state_names[] = {
 };
 
 /*
- * What one address looks like from outside.  XXX Addresses outside the
- * ranges never reach the claimer (the watcher drops them), so they are
- * not listed as out of range.
+ * What one address looks like from outside.  Those kiwi does not
+ * claim are not in the table but in the notes (notes.c).
  */
 static enum claim_show
 show_of(const struct claimer *c, const struct claim *cl)
@@ -198,6 +197,25 @@ claim_json(const struct claimer *c, const struct claim *cl)
 	    (json_int_t)cl->since);
 }
 
+/*
+ * An address kiwi does not claim: "out of range", or "refused" with
+ * the reason it can never be announced.
+ */
+static json_t *
+note_json(const struct claimer *c, const struct note *e)
+{
+	char ip[KIWI_ADDRSTRLEN], mark[16];
+	bool out = e->note.why == ADDR_OUT_OF_RANGE;
+
+	snprintf(mark, sizeof(mark), "0x%x", c->cfg->mark);
+	return json_pack("{s:s, s:s, s:s?, s:s, s:[], s:s, s:I}", "address",
+	    addr_fmt(&e->note.addr, ip, sizeof(ip)), "state",
+	    out ? "out of range" : "refused", "reason",
+	    out ? NULL : addr_class_text((enum addr_class)e->note.why),
+	    "service", e->note.service, "ports", "mark", mark, "since",
+	    (json_int_t)e->since);
+}
+
 /* The netagent's totals (NA_STATS), as the metrics have them. */
 static json_t *
 netagent_json(const struct kiwi_nastats *st)
@@ -221,6 +239,8 @@ status_document(const struct claimer *c)
 		if (c->table.v[i]->shown != SHOW_NONE)
 			json_array_append_new(
 			    list, claim_json(c, c->table.v[i]));
+	for (i = 0; list != NULL && i < c->notes.n; i++)
+		json_array_append_new(list, note_json(c, &c->notes.v[i]));
 	doc = json_pack("{s:s, s:b, s:b, s:b, s:I, s:I, s:I, s:o?, s:o?}",
 	    "node", c->cfg->node_name, "ready", claimer_healthy(c), "dry_run",
 	    c->cfg->dry_run, "lease_fresh", lease_fresh(c), "lease",
