@@ -76,16 +76,17 @@ maybe_ready(struct claimer *c)
 		    "first full set handled: %zu addresses known", c->table.n);
 }
 
+/* Only what kiwi may claim is wanted, whatever the watcher says. */
 static int
 check_addr(struct claimer *c, const struct kiwi_addr *a, const char *type)
 {
+	enum addr_class k = addr_classify(c->cfg->cidrs, c->cfg->ncidrs, a);
 	char ip[KIWI_ADDRSTRLEN];
 
-	if (cidr_list_contains(c->cfg->cidrs, c->cfg->ncidrs, a))
+	if (k == ADDR_CLAIMABLE)
 		return 0;
-	log_warnx("watcher sent %s for %s, outside the configured ranges; "
-	          "ignoring it",
-	    type, addr_fmt(a, ip, sizeof(ip)));
+	log_warnx("watcher sent %s for %s, %s; ignoring it", type,
+	    addr_fmt(a, ip, sizeof(ip)), addr_class_text(k));
 	return -EINVAL;
 }
 
@@ -157,6 +158,7 @@ on_undesire(struct claimer *c, const struct kiwi_msg *m)
 		log_warnc(r, "ignoring a malformed UNDESIRE from the watcher");
 		return;
 	}
+	notes_forget(c, &a);
 	cl = table_find(&c->table, &a);
 	if (cl == NULL)
 		return;
@@ -177,6 +179,7 @@ on_sync(struct claimer *c, bool end)
 	}
 	c->syncing = !end;
 	c->synced = c->synced || end;
+	notes_sync(c, end);
 	for (i = 0; i < c->table.n; i++) {
 		struct claim *cl = c->table.v[i];
 
@@ -236,6 +239,8 @@ dispatch(struct claimer *c, int fd, const struct kiwi_msg *m)
 		c->detach = m->type == MSG_DETACH;
 	} else if (fd == c->watcher_fd && m->type == MSG_DESIRE)
 		on_desire(c, m);
+	else if (fd == c->watcher_fd && m->type == MSG_NOTE)
+		notes_on_note(c, m);
 	else if (fd == c->watcher_fd && m->type == MSG_UNDESIRE)
 		on_undesire(c, m);
 	else if (fd == c->watcher_fd &&
@@ -245,9 +250,10 @@ dispatch(struct claimer *c, int fd, const struct kiwi_msg *m)
 		claims_on_result(c, m);
 	else if (fd == c->na_fd && m->type == MSG_LINK)
 		on_link(c, m);
-	else if ((fd == c->watcher_fd || fd == c->na_fd) &&
-	    m->type == MSG_STATS)
-		metrics_on_stats(c, fd == c->na_fd, m);
+	else if (fd == c->watcher_fd && m->type == MSG_STATS)
+		metrics_on_stats(c, m);
+	else if (fd == c->na_fd && m->type == MSG_NA_STATS)
+		metrics_on_nastats(c, m);
 	else if (fd == c->na_fd && m->type == MSG_RELEASE_ALL_DONE)
 		log_debug("netagent confirmed RELEASE_ALL");
 	else
@@ -513,6 +519,7 @@ out:
 	status_close(&c);
 	metrics_close(&c);
 	table_free(&c.table);
+	notes_free(&c);
 	sendq_free(&c.naq);
 	etcd_close(c.etcd);
 	free(m);

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "claimer/conn.h"
 #include "claimer/etcd.h"
 #include "claimer/table.h"
 #include "common/config.h"
@@ -34,10 +35,22 @@ struct claimer_counts {
 	/* From CLAIM to the netagent's RESULT, as status_observe sees it. */
 	uint64_t lat_bucket[LAT_BUCKETS];
 	uint64_t lat_count, lat_sum_ms;
-	/* The latest STATS of each peer (msg.h says what they count). */
+	/* The peers' latest STATS and NA_STATS (msg.h says what). */
 	uint64_t watcher[KIWI_STATS_N];
-	uint64_t netagent[KIWI_STATS_N];
-	bool have_netagent;
+	struct kiwi_nastats netagent;
+};
+
+/* An address a Service names that kiwi does not claim (notes.c). */
+struct note {
+	struct kiwi_note note;
+	bool seen; /* mentioned since SYNC_BEGIN */
+	int64_t since; /* wall clock, seconds: first noted */
+};
+
+struct notes {
+	struct note *v; /* sorted by address */
+	size_t n, cap;
+	bool full; /* the cap was reached: said once */
 };
 
 struct status_srv;
@@ -50,6 +63,7 @@ struct claimer {
 	const struct kiwi_config *cfg;
 	struct etcd *etcd;
 	struct table table;
+	struct notes notes;
 	int sup_fd;
 	int watcher_fd;
 	int na_fd;
@@ -145,7 +159,7 @@ int64_t prefix_wake(const struct claimer *c);
  * status.c: the control socket, and what each address shows.  The
  * pollfds calls add at most STATUS_NFDS (METRICS_NFDS) entries.
  */
-#define STATUS_NFDS 9
+#define STATUS_NFDS (1 + CONN_MAX)
 int status_open(struct claimer *c);
 void status_close(struct claimer *c);
 unsigned int status_pollfds(const struct claimer *c, struct pollfd *p);
@@ -159,12 +173,21 @@ int64_t status_wake(const struct claimer *c);
 /* Ready: the first full set was handled and the lease is trusted. */
 bool claimer_healthy(const struct claimer *c);
 
+/*
+ * notes.c: NOTE from the watcher, and its address forgotten at UNDESIRE
+ * or when a full set (SYNC_BEGIN .. SYNC_END) no longer has it.
+ */
+void notes_on_note(struct claimer *c, const struct kiwi_msg *m);
+void notes_forget(struct claimer *c, const struct kiwi_addr *a);
+void notes_sync(struct claimer *c, bool end);
+void notes_free(struct claimer *c);
+
 /* cluster.c: every claim in etcd with its lease's time left. */
 int cluster_start(struct claimer *c);
 void cluster_free(struct claimer *c);
 
 /* metrics.c: GET /metrics and GET /healthz on --metrics-address. */
-#define METRICS_NFDS 9
+#define METRICS_NFDS (1 + CONN_MAX)
 int metrics_open(struct claimer *c);
 void metrics_close(struct claimer *c);
 unsigned int metrics_pollfds(const struct claimer *c, struct pollfd *p);
@@ -172,7 +195,7 @@ void metrics_events(struct claimer *c, const struct pollfd *p, unsigned int n);
 int64_t metrics_wake(const struct claimer *c);
 void metrics_observe_latency(struct claimer *c, int64_t ms);
 struct kiwi_msg;
-void metrics_on_stats(
-    struct claimer *c, bool netagent, const struct kiwi_msg *m);
+void metrics_on_stats(struct claimer *c, const struct kiwi_msg *m);
+void metrics_on_nastats(struct claimer *c, const struct kiwi_msg *m);
 
 #endif

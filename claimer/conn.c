@@ -104,3 +104,55 @@ conn_wake(const struct conn *v, size_t n)
 			w = v[i].deadline;
 	return w;
 }
+
+void
+listener_init(struct listener *l, int fd)
+{
+	l->fd = fd;
+	conn_init(l->cl, CONN_MAX);
+}
+
+void
+listener_close(struct listener *l)
+{
+	size_t i;
+
+	if (l == NULL)
+		return;
+	for (i = 0; i < CONN_MAX; i++)
+		conn_close(&l->cl[i]);
+	if (l->fd >= 0)
+		close(l->fd);
+	l->fd = -1;
+}
+
+unsigned int
+listener_pollfds(const struct listener *l, const bool *held, struct pollfd *p)
+{
+	const struct conn *k;
+	unsigned int n = 0;
+	size_t i;
+
+	p[n++] = (struct pollfd){ .fd = l->fd, .events = POLLIN };
+	for (i = 0; i < CONN_MAX; i++) {
+		k = &l->cl[i];
+		if (k->fd < 0 || (k->out == NULL && held != NULL && held[i]))
+			continue;
+		p[n++] = (struct pollfd){ .fd = k->fd,
+			.events = k->out ? POLLOUT : POLLIN };
+	}
+	return n;
+}
+
+int
+listener_serve(struct listener *l, const struct pollfd *p, unsigned int n,
+    void (*rd)(void *, int), void *arg)
+{
+	return conn_serve(l->fd, l->cl, CONN_MAX, p, n, rd, arg);
+}
+
+int64_t
+listener_wake(const struct listener *l)
+{
+	return conn_wake(l->cl, CONN_MAX);
+}

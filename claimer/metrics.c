@@ -4,14 +4,15 @@
  * /healthz 200 "ok" once the first full set is handled while the
  * lease is trusted, 503 otherwise.  Anything else gets 404, a request
  * that is not a GET line 400.  Every connection is non-blocking, gets
- * one answer and is closed; at most CLIENTS_MAX at once, each cut off
+ * one answer and is closed; at most CONN_MAX at once, each cut off
  * after CONN_MS, requests bounded by REQUEST_MAX.
  *
- * The watcher's counters come in its MSG_STATS.  XXX The netagent
- * does not send its own yet (operations, commit times): the claimer
- * takes them, and shows them once they come.
+ * The watcher's counters come in its STATS, the netagent's (its
+ * operations and the histogram of its commit times) in its NA_STATS;
+ * both are running totals, shown as they last came.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <inttypes.h>
 #include <netdb.h>
 #include <poll.h>
@@ -27,14 +28,12 @@
 #include "common/msg.h"
 #include "common/util.h"
 
-#define CLIENTS_MAX 8
 #define REQUEST_MAX 2048
 
 struct metrics_srv {
-	int fd;
-	struct conn cl[CLIENTS_MAX];
-	char in[CLIENTS_MAX][REQUEST_MAX + 1];
-	size_t inlen[CLIENTS_MAX];
+	struct listener l;
+	char in[CONN_MAX][REQUEST_MAX + 1];
+	size_t inlen[CONN_MAX];
 };
 
 /* The histogram's upper bounds, in seconds. */
@@ -54,16 +53,51 @@ metrics_observe_latency(struct claimer *c, int64_t ms)
 }
 
 void
-metrics_on_stats(struct claimer *c, bool netagent, const struct kiwi_msg *m)
+metrics_on_stats(struct claimer *c, const struct kiwi_msg *m)
 {
-	uint64_t *v = netagent ? c->counts.netagent : c->counts.watcher;
+	uint64_t v[KIWI_STATS_N];
 
 	if (msg_decode_stats(m->body, m->len, v) < 0) {
-		log_warnx("ignoring a malformed STATS from the %s",
-		    netagent ? "netagent" : "watcher");
+		log_warnx("ignoring a malformed STATS from the watcher");
 		return;
 	}
-	c->counts.have_netagent |= netagent;
+	memcpy(c->counts.watcher, v, sizeof(v));
+}
+
+/* Whether every running total in b is at least what it was in a. */
+static bool
+nastats_grew(const struct kiwi_nastats *a, const struct kiwi_nastats *b)
+{
+	size_t i;
+
+	for (i = 0; i <= KIWI_COMMIT_BUCKETS; i++)
+		if (b->bucket[i] < a->bucket[i])
+			return false;
+	return b->added >= a->added && b->removed >= a->removed &&
+	    b->commits >= a->commits && b->retries >= a->retries &&
+	    b->failures >= a->failures && b->refused >= a->refused &&
+	    b->commit_us >= a->commit_us;
+}
+
+/*
+ * The netagent lives as long as this claimer (the supervisor restarts
+ * them together), so its totals never go back.
+ */
+void
+metrics_on_nastats(struct claimer *c, const struct kiwi_msg *m)
+{
+	struct kiwi_nastats st;
+
+	if (msg_decode_nastats(m->body, m->len, &st) < 0) {
+		log_warnx("ignoring a malformed NA_STATS from the netagent");
+		return;
+	}
+	if (!nastats_grew(&c->counts.netagent, &st)) {
+		log_warnx("ignoring an NA_STATS from the netagent whose totals "
+		          "went back");
+		return;
+	}
+	c->counts.netagent = st;
 }
 
 static void
@@ -109,28 +143,64 @@ histogram(FILE *f, const struct claimer_counts *k)
 }
 
 static void
-netagent_metrics(FILE *f, const uint64_t *v)
+commit_histogram(FILE *f, const struct kiwi_nastats *st)
 {
-	static const char *le[] = { "0.001", "0.01", "0.1", "1" };
-	int i;
+	uint64_t n = 0;
+	size_t i;
 
-	metric(f, "netagent_operations_total", "counter",
-	    "Addresses added or removed and rule commits.",
-	    (double)v[STAT_N_OPS]);
 	fprintf(f,
-	    "# HELP kiwi_netagent_commit_seconds Each batch commit.\n"
+	    "# HELP kiwi_netagent_commit_seconds Each rule commit of the "
+	    "netagent, lock to last table replaced.\n"
 	    "# TYPE kiwi_netagent_commit_seconds histogram\n");
-	for (i = 0; i < 4; i++)
+	for (i = 0; i < KIWI_COMMIT_BUCKETS; i++) {
+		n += st->bucket[i];
 		fprintf(f,
-		    "kiwi_netagent_commit_seconds_bucket{le=\"%s\"} %" PRIu64
+		    "kiwi_netagent_commit_seconds_bucket{le=\"%g\"} %" PRIu64
 		    "\n",
-		    le[i], v[STAT_N_LE_1MS + i]);
+		    (double)kiwi_commit_bounds_us[i] / 1e6, n);
+	}
+	n += st->bucket[KIWI_COMMIT_BUCKETS];
 	fprintf(f,
 	    "kiwi_netagent_commit_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n"
-	    "kiwi_netagent_commit_seconds_sum %.3f\n"
+	    "kiwi_netagent_commit_seconds_sum %.6f\n"
 	    "kiwi_netagent_commit_seconds_count %" PRIu64 "\n",
-	    v[STAT_N_COMMITS], (double)v[STAT_N_COMMIT_MS] / 1000,
-	    v[STAT_N_COMMITS]);
+	    n, (double)st->commit_us / 1e6, n);
+}
+
+/* The netagent's running totals, each a counter. */
+static const struct {
+	const char *name, *help;
+	size_t off; /* in struct kiwi_nastats */
+} na_counters[] = {
+	{ "netagent_addresses_added_total",
+	    "Addresses the netagent put on the interface.",
+	    offsetof(struct kiwi_nastats, added) },
+	{ "netagent_addresses_removed_total",
+	    "Addresses the netagent took off the interface.",
+	    offsetof(struct kiwi_nastats, removed) },
+	{ "netagent_commits_total", "Rule commits that succeeded.",
+	    offsetof(struct kiwi_nastats, commits) },
+	{ "netagent_commit_retries_total",
+	    "Table replaces tried again because the table changed.",
+	    offsetof(struct kiwi_nastats, retries) },
+	{ "netagent_commit_failures_total", "Rule commits that failed.",
+	    offsetof(struct kiwi_nastats, failures) },
+	{ "netagent_refused_total", "Claims and messages the netagent refused.",
+	    offsetof(struct kiwi_nastats, refused) },
+};
+
+static void
+netagent_metrics(FILE *f, const struct kiwi_nastats *st)
+{
+	uint64_t v;
+	size_t i;
+
+	for (i = 0; i < KIWI_ARRAY_SIZE(na_counters); i++) {
+		memcpy(&v, (const char *)st + na_counters[i].off, sizeof(v));
+		metric(f, na_counters[i].name, "counter", na_counters[i].help,
+		    (double)v);
+	}
+	commit_histogram(f, st);
 }
 
 static void
@@ -161,6 +231,9 @@ write_metrics(const struct claimer *c, FILE *f)
 	    f, "addresses_held", "gauge", "Addresses held on this node.", held);
 	metric(f, "addresses_standby", "gauge",
 	    "Wanted addresses another node holds.", standby);
+	metric(f, "addresses_not_claimed", "gauge",
+	    "Addresses Services name that kiwi does not claim.",
+	    (double)c->notes.n);
 	metric(f, "claims_won_total", "counter",
 	    "Addresses that came to be held here.", (double)k->won);
 	metric(f, "claims_lost_total", "counter",
@@ -179,9 +252,7 @@ write_metrics(const struct claimer *c, FILE *f)
 	    "Times the supervisor restarted the workers.", c->restarts);
 	histogram(f, k);
 	watcher_metrics(f, k->watcher);
-	/* Only a netagent that sends them has them. */
-	if (k->have_netagent)
-		netagent_metrics(f, k->netagent);
+	netagent_metrics(f, &k->netagent);
 }
 
 static char *
@@ -237,7 +308,7 @@ static void
 mread(const struct claimer *c, int i)
 {
 	struct metrics_srv *s = c->metrics;
-	struct conn *k = &s->cl[i];
+	struct conn *k = &s->l.cl[i];
 	char *in = s->in[i];
 	ssize_t n = read(k->fd, in + s->inlen[i], REQUEST_MAX - s->inlen[i]);
 
@@ -290,7 +361,7 @@ listen_on(const char *hostport)
 	if (fd < 0 ||
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
 	    bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 ||
-	    listen(fd, CLIENTS_MAX) < 0) {
+	    listen(fd, CONN_MAX) < 0) {
 		r = -errno;
 		log_warn("--metrics-address %s", hostport);
 		if (fd >= 0)
@@ -317,8 +388,7 @@ metrics_open(struct claimer *c)
 		close(fd);
 		return -ENOMEM;
 	}
-	s->fd = fd;
-	conn_init(s->cl, CLIENTS_MAX);
+	listener_init(&s->l, fd);
 	c->metrics = s;
 	log_info(
 	    "serving metrics on http://%s/metrics", c->cfg->metrics_address);
@@ -328,13 +398,9 @@ metrics_open(struct claimer *c)
 void
 metrics_close(struct claimer *c)
 {
-	int i;
-
 	if (c->metrics == NULL)
 		return;
-	for (i = 0; i < CLIENTS_MAX; i++)
-		conn_close(&c->metrics->cl[i]);
-	close(c->metrics->fd);
+	listener_close(&c->metrics->l);
 	free(c->metrics);
 	c->metrics = NULL;
 }
@@ -342,18 +408,7 @@ metrics_close(struct claimer *c)
 unsigned int
 metrics_pollfds(const struct claimer *c, struct pollfd *p)
 {
-	const struct metrics_srv *s = c->metrics;
-	unsigned int n = 0;
-	int i;
-
-	if (s == NULL)
-		return 0;
-	p[n++] = (struct pollfd){ .fd = s->fd, .events = POLLIN };
-	for (i = 0; i < CLIENTS_MAX; i++)
-		if (s->cl[i].fd >= 0)
-			p[n++] = (struct pollfd){ .fd = s->cl[i].fd,
-				.events = s->cl[i].out ? POLLOUT : POLLIN };
-	return n;
+	return c->metrics ? listener_pollfds(&c->metrics->l, NULL, p) : 0;
 }
 
 static void
@@ -370,7 +425,7 @@ metrics_events(struct claimer *c, const struct pollfd *p, unsigned int n)
 
 	if (s == NULL)
 		return;
-	i = conn_serve(s->fd, s->cl, CLIENTS_MAX, p, n, mreadable, c);
+	i = listener_serve(&s->l, p, n, mreadable, c);
 	if (i >= 0)
 		s->inlen[i] = 0;
 }
@@ -378,5 +433,5 @@ metrics_events(struct claimer *c, const struct pollfd *p, unsigned int n)
 int64_t
 metrics_wake(const struct claimer *c)
 {
-	return c->metrics ? conn_wake(c->metrics->cl, CLIENTS_MAX) : INT64_MAX;
+	return c->metrics ? listener_wake(&c->metrics->l) : INT64_MAX;
 }

@@ -7,7 +7,7 @@
  *
  * Everything is non-blocking and served from the claimer's loop; a
  * client that is slow to send its line or to read the answer is cut
- * off after CONN_MS, and at most CLIENTS_MAX are served at once.
+ * off after CONN_MS, and at most CONN_MAX are served at once.
  *
  * The same file tracks, per address, what the status shows and since
  * when, and counts what changed, for the metrics (metrics.c).
@@ -29,16 +29,14 @@
 #include "common/log.h"
 #include "common/util.h"
 
-#define CLIENTS_MAX 8
 #define REQUEST_MAX 64
 #define PROGRESS_MS 2000
 
 struct status_srv {
-	int fd;
-	struct conn cl[CLIENTS_MAX];
-	char in[CLIENTS_MAX][REQUEST_MAX];
-	size_t inlen[CLIENTS_MAX];
-	bool cluster[CLIENTS_MAX]; /* waits for cluster.c's answer */
+	struct listener l;
+	char in[CONN_MAX][REQUEST_MAX];
+	size_t inlen[CONN_MAX];
+	bool cluster[CONN_MAX]; /* waits for cluster.c's answer */
 };
 
 static const char *state_names[] = {
@@ -53,9 +51,8 @@ static const char *state_names[] = {
 };
 
 /*
- * What one address looks like from outside.  XXX Addresses outside the
- * ranges never reach the claimer (the watcher drops them), so they are
- * not listed as out of range.
+ * What one address looks like from outside.  Those kiwi does not
+ * claim are not in the table but in the notes (notes.c).
  */
 static enum claim_show
 show_of(const struct claimer *c, const struct claim *cl)
@@ -200,6 +197,36 @@ claim_json(const struct claimer *c, const struct claim *cl)
 	    (json_int_t)cl->since);
 }
 
+/*
+ * An address kiwi does not claim: "out of range", or "refused" with
+ * the reason it can never be announced.
+ */
+static json_t *
+note_json(const struct claimer *c, const struct note *e)
+{
+	char ip[KIWI_ADDRSTRLEN], mark[16];
+	bool out = e->note.why == ADDR_OUT_OF_RANGE;
+
+	snprintf(mark, sizeof(mark), "0x%x", c->cfg->mark);
+	return json_pack("{s:s, s:s, s:s?, s:s, s:[], s:s, s:I}", "address",
+	    addr_fmt(&e->note.addr, ip, sizeof(ip)), "state",
+	    out ? "out of range" : "refused", "reason",
+	    out ? NULL : addr_class_text((enum addr_class)e->note.why),
+	    "service", e->note.service, "ports", "mark", mark, "since",
+	    (json_int_t)e->since);
+}
+
+/* The netagent's totals (NA_STATS), as the metrics have them. */
+static json_t *
+netagent_json(const struct kiwi_nastats *st)
+{
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "added",
+	    (json_int_t)st->added, "removed", (json_int_t)st->removed,
+	    "commits", (json_int_t)st->commits, "commit_retries",
+	    (json_int_t)st->retries, "commit_failures",
+	    (json_int_t)st->failures, "refused", (json_int_t)st->refused);
+}
+
 static char *
 status_document(const struct claimer *c)
 {
@@ -212,12 +239,15 @@ status_document(const struct claimer *c)
 		if (c->table.v[i]->shown != SHOW_NONE)
 			json_array_append_new(
 			    list, claim_json(c, c->table.v[i]));
-	doc = json_pack("{s:s, s:b, s:b, s:b, s:I, s:I, s:I, s:o?}", "node",
-	    c->cfg->node_name, "ready", claimer_healthy(c), "dry_run",
+	for (i = 0; list != NULL && i < c->notes.n; i++)
+		json_array_append_new(list, note_json(c, &c->notes.v[i]));
+	doc = json_pack("{s:s, s:b, s:b, s:b, s:I, s:I, s:I, s:o?, s:o?}",
+	    "node", c->cfg->node_name, "ready", claimer_healthy(c), "dry_run",
 	    c->cfg->dry_run, "lease_fresh", lease_fresh(c), "lease",
 	    (json_int_t)c->lease, "renewed_ms_ago",
 	    (json_int_t)(c->renewed ? now_ms() - c->renewed : -1), "now",
-	    (json_int_t)time(NULL), "addresses", list);
+	    (json_int_t)time(NULL), "addresses", list, "netagent",
+	    netagent_json(&c->counts.netagent));
 	if (doc != NULL)
 		s = json_dumps(doc, JSON_COMPACT);
 	json_decref(doc);
@@ -252,7 +282,7 @@ static void
 client_request(struct claimer *c, int i)
 {
 	struct status_srv *s = c->status;
-	struct conn *k = &s->cl[i];
+	struct conn *k = &s->l.cl[i];
 
 	if (strcmp(s->in[i], "status") == 0)
 		client_answer(k, status_document(c));
@@ -273,18 +303,19 @@ client_read(struct claimer *c, int i)
 	char *in = s->in[i], *nl;
 	ssize_t n;
 
-	n = read(s->cl[i].fd, in + s->inlen[i], REQUEST_MAX - 1 - s->inlen[i]);
+	n = read(
+	    s->l.cl[i].fd, in + s->inlen[i], REQUEST_MAX - 1 - s->inlen[i]);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {
-		conn_close(&s->cl[i]);
+		conn_close(&s->l.cl[i]);
 		return;
 	}
 	s->inlen[i] += (size_t)n;
 	in[s->inlen[i]] = '\0';
 	if ((nl = strchr(in, '\n')) == NULL) {
 		if (s->inlen[i] == REQUEST_MAX - 1)
-			client_answer(&s->cl[i],
+			client_answer(&s->l.cl[i],
 			    strdup("{\"error\":\"request too long\"}"));
 		return;
 	}
@@ -301,24 +332,26 @@ status_open(struct claimer *c)
 	const char *path = c->cfg->control_socket;
 	struct status_srv *s;
 	mode_t old;
-	int r;
+	int fd, r;
 
 	if (path[0] == '\0')
 		return 0;
-	if ((s = calloc(1, sizeof(*s))) == NULL)
-		return -ENOMEM;
-	conn_init(s->cl, CLIENTS_MAX);
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	s->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (s->fd < 0)
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
 		goto fail;
 	/* A socket left by an earlier life; the directory is ours. */
 	(void)unlink(path);
 	old = umask(0117);
-	r = bind(s->fd, (struct sockaddr *)&sa, sizeof(sa));
+	r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
 	umask(old);
-	if (r < 0 || listen(s->fd, CLIENTS_MAX) < 0)
+	if (r < 0 || listen(fd, CONN_MAX) < 0)
 		goto fail;
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		close(fd);
+		return -ENOMEM;
+	}
+	listener_init(&s->l, fd);
 	c->status = s;
 	log_debug("serving status on %s", path);
 	return 0;
@@ -327,43 +360,30 @@ fail:
 	log_warn("control socket %s: kiwi status will not answer; "
 	         "ignoring",
 	    path);
-	if (s->fd >= 0)
-		close(s->fd);
-	free(s);
+	if (fd >= 0)
+		close(fd);
 	return r;
 }
 
 void
 status_close(struct claimer *c)
 {
-	int i;
-
 	cluster_free(c);
 	if (c->status == NULL)
 		return;
-	for (i = 0; i < CLIENTS_MAX; i++)
-		conn_close(&c->status->cl[i]);
-	close(c->status->fd);
+	listener_close(&c->status->l);
 	(void)unlink(c->cfg->control_socket);
 	free(c->status);
 	c->status = NULL;
 }
 
+/* A client waiting for the cluster view is not polled meanwhile. */
 unsigned int
 status_pollfds(const struct claimer *c, struct pollfd *p)
 {
 	const struct status_srv *s = c->status;
-	unsigned int n = 0;
-	int i;
 
-	if (s == NULL)
-		return 0;
-	p[n++] = (struct pollfd){ .fd = s->fd, .events = POLLIN };
-	for (i = 0; i < CLIENTS_MAX; i++)
-		if (s->cl[i].fd >= 0 && (s->cl[i].out || !s->cluster[i]))
-			p[n++] = (struct pollfd){ .fd = s->cl[i].fd,
-				.events = s->cl[i].out ? POLLOUT : POLLIN };
-	return n;
+	return s ? listener_pollfds(&s->l, s->cluster, p) : 0;
 }
 
 static void
@@ -380,7 +400,7 @@ status_events(struct claimer *c, const struct pollfd *p, unsigned int n)
 
 	if (s == NULL)
 		return;
-	i = conn_serve(s->fd, s->cl, CLIENTS_MAX, p, n, client_readable, c);
+	i = listener_serve(&s->l, p, n, client_readable, c);
 	if (i >= 0) {
 		s->inlen[i] = 0;
 		s->cluster[i] = false;
@@ -392,22 +412,25 @@ void
 status_cluster_done(struct claimer *c, const char *doc)
 {
 	struct status_srv *s = c->status;
+	struct conn *k;
 	int i;
 
 	if (s == NULL)
 		return;
-	for (i = 0; i < CLIENTS_MAX; i++)
-		if (s->cl[i].fd >= 0 && s->cluster[i] && s->cl[i].out == NULL)
-			client_answer(&s->cl[i],
+	for (i = 0; i < CONN_MAX; i++) {
+		k = &s->l.cl[i];
+		if (k->fd >= 0 && s->cluster[i] && k->out == NULL)
+			client_answer(k,
 			    strdup(doc
 			            ? doc
 			            : "{\"error\":\"etcd did not answer\"}"));
+	}
 }
 
 int64_t
 status_wake(const struct claimer *c)
 {
-	return c->status ? conn_wake(c->status->cl, CLIENTS_MAX) : INT64_MAX;
+	return c->status ? listener_wake(&c->status->l) : INT64_MAX;
 }
 
 bool

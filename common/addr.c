@@ -210,3 +210,31 @@ cidr_list_contains(
 			return true;
 	return false;
 }
+
+enum addr_class
+addr_classify(const struct kiwi_cidr *list, size_t n, const struct kiwi_addr *a)
+{
+	if (!cidr_list_contains(list, n, a))
+		return ADDR_OUT_OF_RANGE;
+	if (!addr_is_announceable(a))
+		return ADDR_NOT_ANNOUNCEABLE;
+	if (cidr_list_edge(list, n, a))
+		return ADDR_RANGE_EDGE;
+	return ADDR_CLAIMABLE;
+}
+
+const char *
+addr_class_text(enum addr_class k)
+{
+	switch (k) {
+	case ADDR_OUT_OF_RANGE:
+		return "outside the configured ranges";
+	case ADDR_NOT_ANNOUNCEABLE:
+		return "not an address that can be announced";
+	case ADDR_RANGE_EDGE:
+		return "the network or broadcast address of a configured range";
+	case ADDR_CLAIMABLE:
+		break;
+	}
+	return "";
+}

@@ -59,4 +59,19 @@ bool cidr_list_edge(
 bool cidr_list_contains(
     const struct kiwi_cidr *list, size_t n, const struct kiwi_addr *a);
 
+/* Whether kiwi may claim an address, and why not. */
+enum addr_class {
+	ADDR_CLAIMABLE,
+	ADDR_OUT_OF_RANGE, /* outside every configured range */
+	ADDR_NOT_ANNOUNCEABLE, /* see addr_is_announceable */
+	ADDR_RANGE_EDGE, /* see cidr_list_edge */
+	ADDR_CLASS_MAX = ADDR_RANGE_EDGE,
+};
+
+/* The class of a, for the ranges in list; the checks in that order. */
+enum addr_class addr_classify(
+    const struct kiwi_cidr *list, size_t n, const struct kiwi_addr *a);
+/* Why an address of class k is not claimed, for people; "" if it is. */
+const char *addr_class_text(enum addr_class k);
+
 #endif

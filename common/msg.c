@@ -23,7 +23,13 @@ static const char *const msg_names[] = {
 	[MSG_LEASE] = "LEASE",
 	[MSG_DETACH] = "DETACH",
 	[MSG_STATS] = "STATS",
+	[MSG_NA_STATS] = "NA_STATS",
+	[MSG_NOTE] = "NOTE",
 };
+
+/* From half a millisecond to the seconds of a table of 10,000s rules. */
+const uint64_t kiwi_commit_bounds_us[KIWI_COMMIT_BUCKETS] = { 500, 1000, 2500,
+	5000, 10000, 25000, 50000, 100000, 500000, 2500000 };
 
 const char *
 msg_type_name(int type)
@@ -438,6 +444,141 @@ int
 msg_send_stats(int fd, const uint64_t *v)
 {
 	return msg_send(fd, MSG_STATS, v, KIWI_STATS_WIRELEN);
+}
+
+void
+nastats_observe(struct kiwi_nastats *st, uint64_t us, bool ok)
+{
+	size_t i;
+
+	for (i = 0; i < KIWI_COMMIT_BUCKETS; i++)
+		if (us <= kiwi_commit_bounds_us[i])
+			break;
+	st->bucket[i]++;
+	st->commit_us += us;
+	if (ok)
+		st->commits++;
+	else
+		st->failures++;
+}
+
+/* The struct is the wire layout: u64 fields in order, no padding. */
+_Static_assert(sizeof(struct kiwi_nastats) == KIWI_NASTATS_WIRELEN,
+    "struct kiwi_nastats is not the NA_STATS body");
+
+ssize_t
+msg_encode_nastats(const struct kiwi_nastats *st, uint8_t *buf, size_t cap)
+{
+	if (cap < KIWI_NASTATS_WIRELEN)
+		return -EMSGSIZE;
+	memcpy(buf, st, KIWI_NASTATS_WIRELEN);
+	return KIWI_NASTATS_WIRELEN;
+}
+
+/* a + b * c, or UINT64_MAX when that does not fit. */
+static uint64_t
+mul_add_sat(uint64_t a, uint64_t b, uint64_t c)
+{
+	uint64_t r;
+
+	if (__builtin_mul_overflow(b, c, &r) ||
+	    __builtin_add_overflow(a, r, &r))
+		return UINT64_MAX;
+	return r;
+}
+
+/*
+ * Whether the buckets add up to the commits, and the summed time lies
+ * between what the buckets' bounds allow (past UINT64_MAX: unchecked).
+ */
+static bool
+nastats_consistent(const struct kiwi_nastats *st)
+{
+	uint64_t n = 0, lo = 0, hi = 0, total;
+	size_t i;
+
+	for (i = 0; i <= KIWI_COMMIT_BUCKETS; i++) {
+		if (__builtin_add_overflow(n, st->bucket[i], &n))
+			return false;
+		if (i > 0)
+			lo = mul_add_sat(
+			    lo, st->bucket[i], kiwi_commit_bounds_us[i - 1]);
+		if (i < KIWI_COMMIT_BUCKETS)
+			hi = mul_add_sat(
+			    hi, st->bucket[i], kiwi_commit_bounds_us[i]);
+	}
+	if (__builtin_add_overflow(st->commits, st->failures, &total) ||
+	    n != total)
+		return false;
+	if (lo != UINT64_MAX && st->commit_us < lo)
+		return false;
+	return st->bucket[KIWI_COMMIT_BUCKETS] > 0 || hi == UINT64_MAX ||
+	    st->commit_us <= hi;
+}
+
+int
+msg_decode_nastats(const uint8_t *body, size_t len, struct kiwi_nastats *st)
+{
+	if (len != KIWI_NASTATS_WIRELEN)
+		return -EBADMSG;
+	memcpy(st, body, KIWI_NASTATS_WIRELEN);
+	if (!nastats_consistent(st)) {
+		memset(st, 0, sizeof(*st));
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+int
+msg_send_nastats(int fd, const struct kiwi_nastats *st)
+{
+	uint8_t buf[KIWI_NASTATS_WIRELEN];
+
+	msg_encode_nastats(st, buf, sizeof(buf));
+	return msg_send(fd, MSG_NA_STATS, buf, sizeof(buf));
+}
+
+ssize_t
+msg_encode_note(const struct kiwi_note *n, uint8_t *buf, size_t cap)
+{
+	if (addr_len(&n->addr) == 0 || n->why == ADDR_CLAIMABLE ||
+	    n->why > ADDR_CLASS_MAX || !msg_name_valid(n->service))
+		return -EINVAL;
+	if (cap < KIWI_NOTE_WIRELEN)
+		return -EMSGSIZE;
+	memset(buf, 0, KIWI_NOTE_WIRELEN);
+	encode_addr_at(&n->addr, buf);
+	buf[20] = n->why;
+	memcpy(buf + 24, n->service, strnlen(n->service, KIWI_NAME_LEN - 1));
+	return KIWI_NOTE_WIRELEN;
+}
+
+int
+msg_decode_note(const uint8_t *body, size_t len, struct kiwi_note *n)
+{
+	int rc;
+
+	memset(n, 0, sizeof(*n));
+	if (len != KIWI_NOTE_WIRELEN || !all_zero(body + 21, 3))
+		return -EBADMSG;
+	if (body[20] == ADDR_CLAIMABLE || body[20] > ADDR_CLASS_MAX)
+		return -EBADMSG;
+	n->why = body[20];
+	if ((rc = decode_addr_at(body, &n->addr)) < 0 ||
+	    (rc = decode_name_at(body + 24, n->service)) < 0)
+		return rc;
+	return 0;
+}
+
+int
+msg_send_note(int fd, const struct kiwi_note *n)
+{
+	uint8_t buf[KIWI_NOTE_WIRELEN];
+	ssize_t len;
+
+	if ((len = msg_encode_note(n, buf, sizeof(buf))) < 0)
+		return (int)len;
+	return msg_send(fd, MSG_NOTE, buf, (size_t)len);
 }
 
 int

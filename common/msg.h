@@ -54,11 +54,26 @@
  *
  *   stats     STATS                                        64 bytes
  *	offset 0  u64  counter[KIWI_STATS_N], each a running total since
- *	               the sender started; what each index counts depends
- *	               on the sender (enum kiwi_watcher_stat,
- *	               enum kiwi_netagent_stat), unused ones are zero.
- *	               Sent every few seconds to the claimer, which
- *	               serves them as metrics.
+ *	               the watcher started (enum kiwi_watcher_stat),
+ *	               unused ones are zero.  Sent every few seconds to
+ *	               the claimer, which serves them as metrics.
+ *
+ *   nastats   NA_STATS                                    144 bytes
+ *	offset 0   u64  added, removed, commits, retries, failures,
+ *	                refused: running totals (struct kiwi_nastats)
+ *	offset 48  u64  commit_us  the time of every commit, summed
+ *	offset 56  u64  bucket[KIWI_COMMIT_BUCKETS + 1]  the commits by
+ *	                time, each in the first bucket whose bound in
+ *	                kiwi_commit_bounds_us it does not exceed, the last
+ *	                for those over every bound.  The buckets add up to
+ *	                commits + failures, and commit_us lies within what
+ *	                the bounds allow.
+ *
+ *   note      NOTE                                        152 bytes
+ *	offset 0   addr
+ *	offset 20  u8   why        enum addr_class, not ADDR_CLAIMABLE
+ *	offset 21  u8   reserved[3]
+ *	offset 24  char service[KIWI_NAME_LEN]  the first that names it
  *
  * Names (service, comment) are Kubernetes "namespace/name" strings:
  * at most KIWI_NAME_LEN - 1 bytes of [A-Za-z0-9._/-], NUL-terminated,
@@ -67,6 +82,7 @@
 #ifndef KIWI_MSG_H
 #define KIWI_MSG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -87,6 +103,9 @@
 #define KIWI_U64_WIRELEN 8
 #define KIWI_STATS_N 8
 #define KIWI_STATS_WIRELEN (sizeof(uint64_t) * KIWI_STATS_N)
+#define KIWI_COMMIT_BUCKETS 10
+#define KIWI_NASTATS_WIRELEN (sizeof(uint64_t) * (7 + KIWI_COMMIT_BUCKETS + 1))
+#define KIWI_NOTE_WIRELEN 152
 
 enum kiwi_msg_type {
 	MSG_SHUTDOWN = 1, /* supervisor -> worker: clean up, exit */
@@ -104,8 +123,10 @@ enum kiwi_msg_type {
 	MSG_LINK = 13, /* netagent -> claimer: the interface is up or down */
 	MSG_LEASE = 14, /* claimer -> supervisor: the lease claims are on */
 	MSG_DETACH = 15, /* supervisor -> claimer: withdraw, exit, keep lease */
-	MSG_STATS = 16, /* watcher, netagent -> claimer: counters */
-	MSG_TYPE_MAX = 16,
+	MSG_STATS = 16, /* watcher -> claimer: counters */
+	MSG_NA_STATS = 17, /* netagent -> claimer: its counters */
+	MSG_NOTE = 18, /* watcher -> claimer: an ip named, not to claim */
+	MSG_TYPE_MAX = 18,
 };
 
 /* The watcher's STATS counters. */
@@ -116,18 +137,29 @@ enum kiwi_watcher_stat {
 };
 
 /*
- * The netagent's STATS counters: operations, and a histogram of the
- * time of each batch commit (cumulative, as Prometheus has them; the
- * +Inf bucket is STAT_N_COMMITS).
+ * The netagent's counters, each a running total since it started.  A
+ * commit is one rebuild of the chain in the tables that changed, from
+ * taking the xtables lock to the last table replaced.
  */
-enum kiwi_netagent_stat {
-	STAT_N_OPS, /* addresses added or removed, rule commits */
-	STAT_N_COMMITS,
-	STAT_N_COMMIT_MS, /* the sum of their times */
-	STAT_N_LE_1MS,
-	STAT_N_LE_10MS,
-	STAT_N_LE_100MS,
-	STAT_N_LE_1S,
+struct kiwi_nastats {
+	uint64_t added; /* addresses put on the interface */
+	uint64_t removed; /* addresses taken off it */
+	uint64_t commits; /* commits that succeeded */
+	uint64_t retries; /* table replaces tried again: it changed under */
+	uint64_t failures; /* commits that failed */
+	uint64_t refused; /* CLAIMs refused, messages from a wrong sender */
+	uint64_t commit_us; /* the time of every commit, summed */
+	uint64_t bucket[KIWI_COMMIT_BUCKETS + 1]; /* see NA_STATS above */
+};
+
+/* The upper bounds of the commit time buckets, ascending. */
+extern const uint64_t kiwi_commit_bounds_us[KIWI_COMMIT_BUCKETS];
+
+/* An address a Service names that kiwi will not claim, and why. */
+struct kiwi_note {
+	struct kiwi_addr addr;
+	uint8_t why; /* enum addr_class */
+	char service[KIWI_NAME_LEN];
 };
 
 enum kiwi_proto {
@@ -194,6 +226,19 @@ int msg_send_u64(int fd, uint8_t type, uint64_t v);
 /* The STATS body; -EBADMSG unless exactly KIWI_STATS_WIRELEN. */
 int msg_decode_stats(const uint8_t *body, size_t len, uint64_t *v);
 int msg_send_stats(int fd, const uint64_t *v);
+
+/* Count one commit of us microseconds that succeeded or failed. */
+void nastats_observe(struct kiwi_nastats *st, uint64_t us, bool ok);
+/* The NA_STATS body; -EBADMSG unless exactly right and consistent. */
+ssize_t msg_encode_nastats(
+    const struct kiwi_nastats *st, uint8_t *buf, size_t cap);
+int msg_decode_nastats(
+    const uint8_t *body, size_t len, struct kiwi_nastats *st);
+int msg_send_nastats(int fd, const struct kiwi_nastats *st);
+/* The NOTE body: the address, a reason and a valid service name. */
+ssize_t msg_encode_note(const struct kiwi_note *n, uint8_t *buf, size_t cap);
+int msg_decode_note(const uint8_t *body, size_t len, struct kiwi_note *n);
+int msg_send_note(int fd, const struct kiwi_note *n);
 
 /* Convenience senders built on the codecs. */
 int msg_send_addr(int fd, uint8_t type, const struct kiwi_addr *a);

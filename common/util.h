@@ -8,6 +8,8 @@
 
 /* Milliseconds on CLOCK_MONOTONIC: for deadlines and intervals. */
 int64_t now_ms(void);
+/* The same in microseconds: for timing work that takes less. */
+int64_t now_us(void);
 /* 0, or a negative errno. */
 int set_nonblock(int fd);
 

@@ -441,6 +441,15 @@ edit_teardown(const struct ipt_family *f, struct xtc_handle *h, const void *arg)
 	return 1;
 }
 
+/* Process-wide like libiptc itself, which is not thread-safe either. */
+static uint64_t retries;
+
+uint64_t
+ipt_retries(void)
+{
+	return retries;
+}
+
 /* One locked read-edit-commit, retried while the table moves. */
 static int
 ipt_transact(
@@ -461,9 +470,11 @@ ipt_transact(
 			f->free(h);
 		}
 		flock(lock_fd, LOCK_UN);
-		if (rc == -EAGAIN)
+		if (rc == -EAGAIN && i + 1 < IPT_TRIES) {
 			log_debug("%s table changed during commit, retrying",
 			    f->table);
+			retries++;
+		}
 	}
 	return rc;
 }

@@ -41,5 +41,7 @@ int ipt_sync(int lock_fd, int families, const struct kiwi_config *cfg,
  * errno.
  */
 int ipt_teardown(int lock_fd, int families);
+/* Table replaces tried again since the start, for the metrics. */
+uint64_t ipt_retries(void);
 
 #endif

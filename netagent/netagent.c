@@ -27,6 +27,7 @@
 #include "common/util.h"
 #include "announce.h"
 #include "check.h"
+#include "dryrun.h"
 #include "ipt.h"
 #include "link.h"
 #include "nl.h"
@@ -47,6 +48,8 @@
 #define COMMIT_GAP_MS 10
 /* Replies the claimer may leave unread before it is not read from. */
 #define OUTBOX_MAX 65536
+/* Least time between two NA_STATS; none goes out while nothing changed. */
+#define STATS_MS 1000
 
 struct netagent {
 	const struct kiwi_config *cfg;
@@ -71,6 +74,9 @@ struct netagent {
 	int dirty; /* IPT_*: the tables whose chain differs from held */
 	bool failed; /* the last commit failed */
 	int64_t commit_after; /* ms: no commit before, unless it failed */
+	struct kiwi_nastats st; /* for the claimer's metrics */
+	struct kiwi_nastats st_sent; /* what it was last told */
+	int64_t st_at; /* ms: when */
 	bool done;
 	struct kiwi_msg msg;
 };
@@ -209,10 +215,12 @@ reply_queue(
 }
 
 static void
-refuse(const struct kiwi_ipset *s, int error, const char *why)
+refuse(
+    struct netagent *na, const struct kiwi_ipset *s, int error, const char *why)
 {
 	char buf[KIWI_ADDRSTRLEN];
 
+	na->st.refused++;
 	log_warnx("refusing CLAIM from claimer for %s (%s): %s",
 	    fmt(&s->addr, buf), s->service, why);
 	log_debug("refusal of %s answered with %s", buf, strerror(-error));
@@ -238,6 +246,7 @@ check_state(struct netagent *na, const struct kiwi_ipset *s)
 	} else {
 		return 0;
 	}
+	na->st.refused++;
 	log_debug("refusing CLAIM for %s (%s): %s", fmt(&s->addr, buf),
 	    s->service, why);
 	return rc;
@@ -276,8 +285,11 @@ withdraw(struct netagent *na, size_t i)
 		log_warnc(rc,
 		    "cannot remove %s from %s; it stays until the next start",
 		    buf, na->cfg->ifname);
-	else
-		log_info("removed %s from %s", buf, na->cfg->ifname);
+	else {
+		na->st.removed++;
+		if (!dryrun())
+			log_info("removed %s from %s", buf, na->cfg->ifname);
+	}
 	held_drop(na, i);
 }
 
@@ -325,7 +337,7 @@ claim_addr(struct netagent *na, const struct kiwi_ipset *s, ssize_t idx)
 	fmt(&s->addr, buf);
 	rc = iface_claim(&na->nl, &s->addr, lifetime(na));
 	if (rc == -EEXIST) {
-		refuse(s, rc,
+		refuse(na, s, rc,
 		    "the address is configured on the interface and is not "
 		    "kiwi's; leaving it alone");
 		if (idx >= 0)
@@ -337,9 +349,12 @@ claim_addr(struct netagent *na, const struct kiwi_ipset *s, ssize_t idx)
 		return rc;
 	}
 	if (rc == IFACE_ADDED)
+		na->st.added++;
+	/* A dry run said what it would do; nothing was added. */
+	if (rc == IFACE_ADDED && !dryrun())
 		log_info(
 		    "added %s to %s for %s", buf, na->cfg->ifname, s->service);
-	else if (idx < 0)
+	else if (rc != IFACE_ADDED && idx < 0)
 		log_info("adopted %s on %s, which is marked as kiwi's", buf,
 		    na->cfg->ifname);
 	if (rc == IFACE_ADDED || idx < 0)
@@ -394,11 +409,11 @@ on_claim(struct netagent *na, const struct kiwi_msg *m)
 	idx = held_find(na, &a);
 	if ((rc = check_ipset(na->cfg, &s, &why)) < 0 ||
 	    (idx < 0 && (rc = check_cap(na->cfg, na->nheld, &why)) < 0))
-		refuse(&s, rc, why);
+		refuse(na, &s, rc, why);
 	else if ((rc = check_state(na, &s)) < 0)
 		;
 	else if (!(na->families & ipt_family_bit(a.family)))
-		refuse(&s, rc = -EAFNOSUPPORT,
+		refuse(na, &s, rc = -EAFNOSUPPORT,
 		    "ip6tables could not be set up at start");
 	else if ((rc = claim_addr(na, &s, idx)) == 0 &&
 	    (rc = hold(na, &s, idx)) < 0) {
@@ -643,6 +658,7 @@ dispatch(struct netagent *na, enum peer p, const struct kiwi_msg *m)
 	const char *why = NULL;
 
 	if (check_sender(p, m->type, &why) < 0) {
+		na->st.refused++;
 		log_warnx("refusing %s from %s: %s", msg_type_name(m->type),
 		    peer_name(p), why);
 		return 0;
@@ -718,13 +734,16 @@ drain(struct netagent *na, enum peer p)
 static int
 commit(struct netagent *na)
 {
-	int64_t start = now_ms(), took;
+	int64_t start = now_us(), took;
 	int rc;
 
 	if (!na->dirty)
 		return 0;
 	rc = ipt_sync(na->lock_fd, na->dirty, na->cfg, na->held, na->nheld);
-	took = now_ms() - start;
+	took = now_us() - start;
+	nastats_observe(&na->st, (uint64_t)took, rc == 0);
+	na->st.retries = ipt_retries();
+	took /= 1000;
 	na->commit_after =
 	    now_ms() + (took > COMMIT_GAP_MS ? took : COMMIT_GAP_MS);
 	if (rc == -ETIMEDOUT)
@@ -784,6 +803,35 @@ commit_due(const struct netagent *na)
 	return !na->dirty || na->failed || now_ms() >= na->commit_after;
 }
 
+static bool
+stats_changed(const struct netagent *na)
+{
+	return memcmp(&na->st, &na->st_sent, sizeof(na->st)) != 0;
+}
+
+/*
+ * The counters, at most every STATS_MS and only when they changed.
+ * Losing one is harmless (the totals come again), so a full socket
+ * only puts it off.
+ */
+static void
+send_stats(struct netagent *na)
+{
+	int rc;
+
+	if (na->fds[PEER_CLAIMER] < 0 || !stats_changed(na) ||
+	    now_ms() - na->st_at < STATS_MS)
+		return;
+	rc = msg_send_nastats(na->fds[PEER_CLAIMER], &na->st);
+	na->st_at = now_ms();
+	/* A full socket: again in STATS_MS, not in a busy loop. */
+	if (rc == -EAGAIN)
+		return;
+	if (rc < 0)
+		log_debug("cannot send the counters: %s", strerror(-rc));
+	na->st_sent = na->st;
+}
+
 static void
 soonest(int *timeout, int64_t ms)
 {
@@ -806,6 +854,8 @@ timeout(struct netagent *na, int announce_ms)
 		soonest(&t, announce_ms);
 	if (na->vouched)
 		soonest(&t, na->vouch_until - now_ms());
+	if (na->fds[PEER_CLAIMER] >= 0 && stats_changed(na))
+		soonest(&t, na->st_at + STATS_MS - now_ms());
 	if (na->renew_to > 0)
 		t = 0;
 	return t;
@@ -842,6 +892,7 @@ loop(struct netagent *na)
 		    !na->done && commit_due(na) && flush(na) == 0 && na->dirty)
 			;
 		next = announce_run(&na->an, &na->link, now_ms());
+		send_stats(na);
 	}
 }
 
@@ -904,7 +955,9 @@ teardown(struct netagent *na)
 		    KIWI_CHAIN);
 		return rc;
 	}
-	log_info("removed chain %s and its jump from mangle", KIWI_CHAIN);
+	if (!dryrun())
+		log_info(
+		    "removed chain %s and its jump from mangle", KIWI_CHAIN);
 	return 0;
 }
 

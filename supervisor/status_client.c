@@ -29,14 +29,16 @@
 struct status_opts {
 	bool json;
 	bool cluster;
-	const char *path;
+	const char *path; /* --control-socket; NULL: the configuration's */
+	const char *config; /* --config; NULL: KIWI_CONFIG_FILE, if any */
+	char sock[KIWI_SOCKPATH_MAX]; /* the configuration's socket */
 };
 
 static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: kiwi status [--json] [--cluster]"
+	    "usage: kiwi status [--json] [--cluster] [--config FILE]"
 	    " [--control-socket PATH]\n");
 }
 
@@ -47,12 +49,12 @@ parse_opts(int argc, char **argv, struct status_opts *o)
 		{ "json", no_argument, NULL, 'j' },
 		{ "cluster", no_argument, NULL, 'c' },
 		{ "control-socket", required_argument, NULL, 's' },
+		{ "config", required_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
 
-	o->path = KIWI_CONTROL_SOCKET;
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		if (ch == 'j')
@@ -61,15 +63,50 @@ parse_opts(int argc, char **argv, struct status_opts *o)
 			o->cluster = true;
 		else if (ch == 's')
 			o->path = optarg;
+		else if (ch == 'f')
+			o->config = optarg;
 		else {
 			usage(ch == 'h' ? stdout : stderr);
 			return ch == 'h' ? 1 : -EINVAL;
 		}
 	}
-	if (optind < argc || strlen(o->path) >= KIWI_SOCKPATH_MAX) {
+	if (optind < argc ||
+	    (o->path != NULL && strlen(o->path) >= KIWI_SOCKPATH_MAX)) {
 		usage(stderr);
 		return -EINVAL;
 	}
+	return 0;
+}
+
+/*
+ * Without --control-socket, the socket the daemon's configuration file
+ * names (control-socket =), or the default.  The daemon's own command
+ * line cannot be seen from here.  0, or -EINVAL after config.c said
+ * what was wrong with the file.
+ */
+static int
+find_socket(struct status_opts *o)
+{
+	struct kiwi_config *cfg;
+	int rc;
+
+	if (o->path != NULL)
+		return 0;
+	if ((cfg = malloc(sizeof(*cfg))) == NULL)
+		return -ENOMEM;
+	config_defaults(cfg);
+	rc = config_load_file(
+	    cfg, o->config ? o->config : KIWI_CONFIG_FILE, o->config == NULL);
+	snprintf(o->sock, sizeof(o->sock), "%s",
+	    cfg->control_socket[0] ? cfg->control_socket : KIWI_CONTROL_SOCKET);
+	free(cfg);
+	if (rc < 0) {
+		fprintf(stderr,
+		    "kiwi status: give --control-socket, or a configuration "
+		    "file kiwi can read with --config\n");
+		return rc;
+	}
+	o->path = o->sock;
 	return 0;
 }
 
@@ -372,6 +409,8 @@ status_main(int argc, char **argv)
 
 	if ((rc = parse_opts(argc, argv, &o)) != 0)
 		return rc > 0 ? 0 : 2;
+	if (find_socket(&o) < 0)
+		return 2;
 	if ((fd = connect_to(o.path)) < 0) {
 		if (fd == -ENOENT || fd == -ECONNREFUSED) {
 			fprintf(stderr,

@@ -87,13 +87,15 @@ grow(void **v, size_t n, size_t *cap, size_t size)
 
 /* Takes set: on error it is freed. */
 static int
-change_push(struct changes *ch, uint8_t type, struct kiwi_ipset *set)
+change_push(
+    struct changes *ch, uint8_t type, uint8_t why, struct kiwi_ipset *set)
 {
 	if (grow((void **)&ch->v, ch->n, &ch->cap, sizeof(*ch->v)) < 0) {
 		ipset_free(set);
 		return -ENOMEM;
 	}
 	ch->v[ch->n].type = type;
+	ch->v[ch->n].why = why;
 	ch->v[ch->n].set = *set;
 	ch->n++;
 	return 0;
@@ -180,6 +182,11 @@ build_set(const struct desired *d, const struct kiwi_addr *a, const size_t *idx,
 
 	memset(out, 0, sizeof(*out));
 	out->set.addr = *a;
+	/* Not to be claimed: what names it is all the status shows. */
+	if ((out->why = service_why(&d->svcs[idx[0]], a)) != ADDR_CLAIMABLE) {
+		msg_name_set(out->set.service, d->svcs[idx[0]].key);
+		return 0;
+	}
 	/*
 	 * Room for what these Services can ask for, not for the most a
 	 * message carries: a rule is 132 bytes, and there is a set for
@@ -251,7 +258,7 @@ ip_gone(struct desired *d, const struct kiwi_addr *a, struct changes *ch)
 	ip_delete(d, at);
 	ipset_init(&un);
 	un.addr = *a;
-	return change_push(ch, MSG_UNDESIRE, &un);
+	return change_push(ch, MSG_UNDESIRE, ADDR_CLAIMABLE, &un);
 }
 
 /* Store st for its address, and record a DESIRE if it differs. */
@@ -267,7 +274,8 @@ ip_store(struct desired *d, struct ipstate *st, struct changes *ch)
 	at = ip_find(d, &st->set.addr, &found);
 	old = found ? &d->ips[at] : NULL;
 	warn_truncated(st, old);
-	if (old != NULL && ipset_equal(&old->set, &st->set)) {
+	if (old != NULL && old->why == st->why &&
+	    ipset_equal(&old->set, &st->set)) {
 		ipset_free(&st->set);
 		return 0;
 	}
@@ -282,7 +290,7 @@ ip_store(struct desired *d, struct ipstate *st, struct changes *ch)
 		ipset_free(&copy);
 		return rc;
 	}
-	return change_push(ch, MSG_DESIRE, &copy);
+	return change_push(ch, st->why ? MSG_NOTE : MSG_DESIRE, st->why, &copy);
 }
 
 /* Recompute the ipset of one address after a Service changed. */

@@ -12,8 +12,13 @@
 #include "common/msg.h"
 #include "service.h"
 
+/*
+ * An address and what the claimer is told of it: DESIRE with the
+ * rules, or, for one kiwi will not claim, NOTE with why (no rules).
+ */
 struct ipstate {
 	struct kiwi_ipset set;
+	uint8_t why; /* enum addr_class */
 	bool truncated; /* more than KIWI_MAX_RULES rules were wanted */
 };
 
@@ -26,9 +31,13 @@ struct desired {
 	size_t capips;
 };
 
-/* One thing to tell the claimer: MSG_DESIRE set, or MSG_UNDESIRE addr. */
+/*
+ * One thing to tell the claimer: MSG_DESIRE set, MSG_NOTE set's
+ * address and service with why, or MSG_UNDESIRE its address.
+ */
 struct change {
 	uint8_t type;
+	uint8_t why;
 	struct kiwi_ipset set;
 };
 

@@ -51,6 +51,7 @@ service_free(struct service *svc)
 	if (svc == NULL)
 		return;
 	free(svc->addrs);
+	free(svc->why);
 	free(svc->ports);
 	memset(svc, 0, sizeof(*svc));
 }
@@ -64,6 +65,17 @@ service_wants(const struct service *svc, const struct kiwi_addr *a)
 		if (addr_equal(&svc->addrs[i], a))
 			return 1;
 	return 0;
+}
+
+uint8_t
+service_why(const struct service *svc, const struct kiwi_addr *a)
+{
+	size_t i;
+
+	for (i = 0; i < svc->naddrs; i++)
+		if (addr_equal(&svc->addrs[i], a))
+			return svc->why[i];
+	return ADDR_CLAIMABLE;
 }
 
 /* Addresses outside the ranges are normal; report each only once. */
@@ -114,49 +126,42 @@ addr_seen_first(struct addr_seen *s, const struct kiwi_addr *a)
 }
 
 /*
- * Whether an address is for kiwi at all; says why not when it is not.
+ * Whether kiwi may claim an address; says why not when it may not.
  * where names the field, like "spec.externalIPs[2]".
  */
-static int
-addr_acceptable(const struct service *svc, const char *where,
+static enum addr_class
+addr_check(const struct service *svc, const char *where,
     const struct kiwi_addr *a, const struct svc_filter *f)
 {
+	enum addr_class k = addr_classify(f->cidrs, f->ncidrs, a);
 	char buf[KIWI_ADDRSTRLEN];
 
 	addr_fmt(a, buf, sizeof(buf));
-	if (!cidr_list_contains(f->cidrs, f->ncidrs, a)) {
-		if (addr_seen_first(f->seen, a))
-			log_debug("service %s: %s %s: outside the configured "
-			          "ranges, ignoring",
-			    svc->key, where, buf);
-		return 0;
-	}
-	if (!addr_is_announceable(a)) {
-		log_warnx("service %s: %s %s: not an address that can be "
-		          "announced, ignoring",
-		    svc->key, where, buf);
-		return 0;
-	}
-	if (cidr_list_edge(f->cidrs, f->ncidrs, a)) {
-		log_warnx("service %s: %s %s: the network or broadcast "
-		          "address of a configured range, ignoring",
-		    svc->key, where, buf);
-		return 0;
-	}
-	return 1;
+	if (k == ADDR_OUT_OF_RANGE && addr_seen_first(f->seen, a))
+		log_debug("service %s: %s %s: %s, not claimed", svc->key, where,
+		    buf, addr_class_text(k));
+	else if (k != ADDR_CLAIMABLE && k != ADDR_OUT_OF_RANGE)
+		log_warnx("service %s: %s %s: %s, not claimed", svc->key, where,
+		    buf, addr_class_text(k));
+	return k;
 }
 
 static int
-add_addr(struct service *svc, const struct kiwi_addr *a)
+add_addr(struct service *svc, const struct kiwi_addr *a, enum addr_class k)
 {
 	struct kiwi_addr *n;
+	uint8_t *w;
 
 	if (service_wants(svc, a))
 		return 0;
+	if ((w = realloc(svc->why, svc->naddrs + 1)) == NULL)
+		return -ENOMEM;
+	svc->why = w;
 	n = reallocarray(svc->addrs, svc->naddrs + 1, sizeof(*n));
 	if (n == NULL)
 		return -ENOMEM;
 	svc->addrs = n;
+	svc->why[svc->naddrs] = (uint8_t)k;
 	svc->addrs[svc->naddrs++] = *a;
 	return 0;
 }
@@ -183,9 +188,7 @@ parse_addr(struct service *svc, const char *where, const json_t *v,
 		    svc->key, where, svc_text(s, text, sizeof(text)));
 		return 0;
 	}
-	if (!addr_acceptable(svc, where, &a, f))
-		return 0;
-	return add_addr(svc, &a);
+	return add_addr(svc, &a, addr_check(svc, where, &a, f));
 }
 
 /* The list at obj.field ("spec.externalIPs"); NULL, after a log, if odd. */

@@ -19,7 +19,8 @@ struct svc_port {
 
 struct service {
 	char key[KIWI_NAME_LEN]; /* "namespace/name" */
-	struct kiwi_addr *addrs; /* wanted and acceptable, no duplicates */
+	struct kiwi_addr *addrs; /* every valid one named, no duplicates */
+	uint8_t *why; /* per address: enum addr_class, why it is not claimed */
 	size_t naddrs;
 	struct svc_port *ports;
 	size_t nports;
@@ -54,9 +55,11 @@ int service_key(const json_t *obj, char *key, size_t len);
  * spec.deprecatedPublicIPs, and with f->lb_ips from spec.loadBalancerIP
  * and status.loadBalancer.ingress[].ip; ports from spec.ports.  A bad
  * address or port is logged with the Service and the field, and
- * skipped: the rest still counts.  Returns 0, or a negative errno (logged) when
- * the object cannot be used at all: not an object, no usable name (-EINVAL,
- * -ENAMETOOLONG), or -ENOMEM.
+ * skipped: the rest still counts.  An address kiwi will not claim
+ * (outside the ranges, not announceable) is kept with its reason in
+ * why, so that the status can show it.  Returns 0, or a negative errno (logged)
+ * when the object cannot be used at all: not an object, no usable name
+ * (-EINVAL, -ENAMETOOLONG), or -ENOMEM.
  */
 int service_parse(
     const json_t *obj, const struct svc_filter *f, struct service *svc);
@@ -68,5 +71,7 @@ void service_free(struct service *svc);
 const char *svc_text(const char *s, char *out, size_t outlen);
 /* Whether svc asks for a. */
 int service_wants(const struct service *svc, const struct kiwi_addr *a);
+/* The class of an address svc asks for (ADDR_CLAIMABLE if it does not). */
+uint8_t service_why(const struct service *svc, const struct kiwi_addr *a);
 
 #endif

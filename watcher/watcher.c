@@ -147,6 +147,18 @@ relist(struct watcher *w, const char *why)
 	list_reset(w);
 }
 
+/* DESIRE, or NOTE for an address that is not to be claimed. */
+static int
+send_ipstate(struct watcher *w, const struct kiwi_ipset *set, uint8_t why)
+{
+	struct kiwi_note n = { .addr = set->addr, .why = why };
+
+	if (why == ADDR_CLAIMABLE)
+		return msg_send_ipset(w->claimer_fd, MSG_DESIRE, set);
+	memcpy(n.service, set->service, sizeof(n.service));
+	return msg_send_note(w->claimer_fd, &n);
+}
+
 /*
  * Tell the claimer each change; the claimer gone ends the watcher.
  * XXX a full socket blocks here, and SHUTDOWN waits until the claimer
@@ -164,9 +176,9 @@ send_changes(struct watcher *w)
 		c = &w->ch.v[i];
 		log_debug("%s %s (%zu rules, %s)", msg_type_name(c->type),
 		    addr_fmt(&c->set.addr, buf, sizeof(buf)), c->set.nrules,
-		    c->type == MSG_DESIRE ? c->set.service : "-");
-		if (c->type == MSG_DESIRE)
-			rc = msg_send_ipset(w->claimer_fd, c->type, &c->set);
+		    c->type != MSG_UNDESIRE ? c->set.service : "-");
+		if (c->type != MSG_UNDESIRE)
+			rc = send_ipstate(w, &c->set, c->why);
 		else
 			rc =
 			    msg_send_addr(w->claimer_fd, c->type, &c->set.addr);
@@ -188,8 +200,8 @@ send_sync(struct watcher *w)
 	if ((rc = msg_send(w->claimer_fd, MSG_SYNC_BEGIN, NULL, 0)) < 0)
 		goto fail;
 	for (i = 0; i < w->cur.nips; i++)
-		if ((rc = msg_send_ipset(
-		         w->claimer_fd, MSG_DESIRE, &w->cur.ips[i].set)) < 0)
+		if ((rc = send_ipstate(
+		         w, &w->cur.ips[i].set, w->cur.ips[i].why)) < 0)
 			goto fail;
 	if ((rc = msg_send(w->claimer_fd, MSG_SYNC_END, NULL, 0)) < 0)
 		goto fail;
@@ -394,7 +406,7 @@ list_done(struct watcher *w)
 	w->cur = w->next;
 	desired_init(&w->next);
 	desired_free(&old);
-	log_info("listed %zu services, %zu addresses wanted, at "
+	log_info("listed %zu services, %zu addresses named, at "
 	         "resourceVersion %s",
 	    w->listed, w->cur.nips, w->rv);
 	w->phase = PH_WATCH;

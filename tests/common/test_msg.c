@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "common/msg.h"
+#include "common/util.h"
 
 static struct kiwi_msg m;
 
@@ -242,6 +243,126 @@ test_stats(void **state)
 	close(sv[1]);
 }
 
+/* Commits of known times, counted as the netagent counts them. */
+static void
+make_nastats(struct kiwi_nastats *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->added = 3;
+	st->removed = 1;
+	st->retries = 2;
+	st->refused = 4;
+	nastats_observe(st, 10, true); /* the first bucket */
+	nastats_observe(st, 500, true); /* on a bound: still the first */
+	nastats_observe(st, 501, false); /* just over it: the second */
+	nastats_observe(st, 9000000, true); /* over every bound */
+}
+
+static void
+test_nastats(void **state)
+{
+	struct kiwi_nastats in, out;
+	uint8_t buf[KIWI_NASTATS_WIRELEN];
+	int sv[2];
+
+	(void)state;
+	make_nastats(&in);
+	assert_int_equal(in.commits, 3);
+	assert_int_equal(in.failures, 1);
+	assert_int_equal(in.bucket[0], 2);
+	assert_int_equal(in.bucket[1], 1);
+	assert_int_equal(in.bucket[KIWI_COMMIT_BUCKETS], 1);
+	assert_int_equal(in.commit_us, 9001011);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+	assert_int_equal(msg_send_nastats(sv[0], &in), 0);
+	assert_int_equal(msg_recv(sv[1], &m), 1);
+	assert_int_equal(m.type, MSG_NA_STATS);
+	assert_int_equal(m.len, KIWI_NASTATS_WIRELEN);
+	assert_int_equal(msg_decode_nastats(m.body, m.len, &out), 0);
+	assert_memory_equal(&in, &out, sizeof(in));
+	assert_string_equal(msg_type_name(MSG_NA_STATS), "NA_STATS");
+	close(sv[0]);
+	close(sv[1]);
+
+	/* A size off by one byte or by a counter. */
+	memcpy(buf, m.body, sizeof(buf));
+	assert_int_equal(
+	    msg_decode_nastats(buf, sizeof(buf) - 1, &out), -EBADMSG);
+	assert_int_equal(
+	    msg_decode_nastats(buf, sizeof(buf) - 8, &out), -EBADMSG);
+	/* Buckets that do not add up to the commits and failures. */
+	out = in;
+	out.commits++;
+	assert_int_equal(
+	    msg_encode_nastats(&out, buf, sizeof(buf)), KIWI_NASTATS_WIRELEN);
+	assert_int_equal(msg_decode_nastats(buf, sizeof(buf), &out), -EBADMSG);
+	/* A summed time the buckets cannot hold, too little or too much. */
+	out = in;
+	out.commit_us = 1000;
+	msg_encode_nastats(&out, buf, sizeof(buf));
+	assert_int_equal(msg_decode_nastats(buf, sizeof(buf), &out), -EBADMSG);
+	memset(&out, 0, sizeof(out));
+	nastats_observe(&out, 10, true);
+	out.commit_us = 501;
+	msg_encode_nastats(&out, buf, sizeof(buf));
+	assert_int_equal(msg_decode_nastats(buf, sizeof(buf), &out), -EBADMSG);
+	/* Counts whose sum does not fit. */
+	memset(&out, 0, sizeof(out));
+	out.bucket[0] = out.bucket[1] = UINT64_MAX / 2 + 1;
+	msg_encode_nastats(&out, buf, sizeof(buf));
+	assert_int_equal(msg_decode_nastats(buf, sizeof(buf), &out), -EBADMSG);
+	assert_int_equal(msg_encode_nastats(&in, buf, 8), -EMSGSIZE);
+}
+
+static void
+test_note(void **state)
+{
+	struct kiwi_note in = { .why = ADDR_OUT_OF_RANGE }, out;
+	uint8_t buf[KIWI_NOTE_WIRELEN], good[KIWI_NOTE_WIRELEN];
+	static const size_t bad_at[] = { 0, 1, 21, 22, 23, 24 + 127 };
+	int sv[2];
+	size_t i;
+
+	(void)state;
+	assert_int_equal(addr_parse("203.0.113.7", &in.addr), 0);
+	assert_int_equal(msg_name_set(in.service, "default/web"), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+	assert_int_equal(msg_send_note(sv[0], &in), 0);
+	assert_int_equal(msg_recv(sv[1], &m), 1);
+	assert_int_equal(m.type, MSG_NOTE);
+	assert_int_equal(msg_decode_note(m.body, m.len, &out), 0);
+	assert_true(addr_equal(&in.addr, &out.addr));
+	assert_int_equal(out.why, ADDR_OUT_OF_RANGE);
+	assert_string_equal(out.service, "default/web");
+	assert_string_equal(msg_type_name(MSG_NOTE), "NOTE");
+	close(sv[0]);
+	close(sv[1]);
+
+	memcpy(good, m.body, sizeof(good));
+	assert_int_equal(
+	    msg_decode_note(good, sizeof(good) - 1, &out), -EBADMSG);
+	/* A bad family, reserved bytes set, an unterminated name. */
+	for (i = 0; i < KIWI_ARRAY_SIZE(bad_at); i++) {
+		memcpy(buf, good, sizeof(buf));
+		buf[bad_at[i]] = 9;
+		assert_int_equal(
+		    msg_decode_note(buf, sizeof(buf), &out), -EBADMSG);
+	}
+	/* No reason, or one beyond the last, either way. */
+	memcpy(buf, good, sizeof(buf));
+	buf[20] = ADDR_CLAIMABLE;
+	assert_int_equal(msg_decode_note(buf, sizeof(buf), &out), -EBADMSG);
+	buf[20] = ADDR_CLASS_MAX + 1;
+	assert_int_equal(msg_decode_note(buf, sizeof(buf), &out), -EBADMSG);
+	buf[20] = ADDR_RANGE_EDGE;
+	assert_int_equal(msg_decode_note(buf, sizeof(buf), &out), 0);
+	in.why = ADDR_CLAIMABLE;
+	assert_int_equal(msg_encode_note(&in, buf, sizeof(buf)), -EINVAL);
+	in.why = ADDR_NOT_ANNOUNCEABLE;
+	in.service[0] = '\0';
+	assert_int_equal(msg_encode_note(&in, buf, sizeof(buf)), -EINVAL);
+}
+
 static void
 test_names(void **state)
 {
@@ -274,6 +395,8 @@ main(void)
 		cmocka_unit_test(test_frames),
 		cmocka_unit_test(test_u32_u64),
 		cmocka_unit_test(test_stats),
+		cmocka_unit_test(test_nastats),
+		cmocka_unit_test(test_note),
 		cmocka_unit_test(test_names),
 	};
 

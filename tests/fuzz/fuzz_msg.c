@@ -7,6 +7,24 @@
 
 static struct kiwi_msg m;
 
+/* What the NA_STATS and NOTE decoders accept must encode back the same. */
+static void
+decode_others(const uint8_t *body, size_t len)
+{
+	uint8_t buf[KIWI_NOTE_WIRELEN + KIWI_NASTATS_WIRELEN];
+	struct kiwi_nastats st;
+	struct kiwi_note n;
+
+	if (msg_decode_nastats(body, len, &st) == 0 &&
+	    (msg_encode_nastats(&st, buf, sizeof(buf)) != (ssize_t)len ||
+	        memcmp(buf, body, len) != 0))
+		__builtin_trap();
+	if (msg_decode_note(body, len, &n) == 0 &&
+	    (msg_encode_note(&n, buf, sizeof(buf)) != (ssize_t)len ||
+	        memcmp(buf, body, len) != 0))
+		__builtin_trap();
+}
+
 static void
 decode_all(const uint8_t *body, size_t len)
 {
@@ -29,6 +47,7 @@ decode_all(const uint8_t *body, size_t len)
 		ipset_free(&t);
 		ipset_free(&s);
 	}
+	decode_others(body, len);
 	(void)msg_decode_addr(body, len, &a);
 	(void)msg_decode_result(body, len, &a, &err);
 	(void)msg_decode_u32(body, len, &v32);

@@ -574,16 +574,35 @@ send_claim(int fd, const struct claim *c)
 	assert_int_equal(msg_send_ipset(fd, MSG_CLAIM, &s), 0);
 }
 
-/* The next message from the netagent, of this type. */
-static void
-expect_msg(int fd, uint8_t type, struct kiwi_msg *m)
+/* The netagent's latest NA_STATS, which may come between any two. */
+static struct kiwi_nastats last_stats;
+static unsigned int nstats;
+
+/* The next message from the netagent, NA_STATS aside; 1, or 0 at EOF. */
+static int
+next_msg(int fd, struct kiwi_msg *m, int timeout_ms)
 {
 	struct pollfd pfd = { fd, POLLIN, 0 };
 	int rc;
 
+	for (;;) {
+		assert_int_equal(poll(&pfd, 1, timeout_ms), 1);
+		rc = msg_recv(fd, m);
+		assert_true(rc >= 0);
+		if (rc == 0 || m->type != MSG_NA_STATS)
+			return rc;
+		assert_int_equal(
+		    msg_decode_nastats(m->body, m->len, &last_stats), 0);
+		nstats++;
+	}
+}
+
+/* The next message from the netagent, of this type. */
+static void
+expect_msg(int fd, uint8_t type, struct kiwi_msg *m)
+{
 	/* Long enough for the netagent to give up on the xtables lock. */
-	assert_int_equal(poll(&pfd, 1, 2 * DEADLINE_MS), 1);
-	assert_int_equal(rc = msg_recv(fd, m), 1);
+	assert_int_equal(next_msg(fd, m, 2 * DEADLINE_MS), 1);
 	assert_string_equal(msg_type_name(m->type), msg_type_name(type));
 }
 
@@ -668,11 +687,9 @@ expect_results(const char *const *want, size_t n, int error)
 static void
 expect_claimer_closed(void)
 {
-	struct pollfd pfd = { ag.claimer, POLLIN, 0 };
 	struct kiwi_msg m;
 
-	assert_int_equal(poll(&pfd, 1, DEADLINE_MS), 1);
-	assert_int_equal(msg_recv(ag.claimer, &m), 0);
+	assert_int_equal(next_msg(ag.claimer, &m, DEADLINE_MS), 0);
 }
 
 #define R(p, port, c)                                                          \
@@ -805,6 +822,63 @@ test_refusals(void **state)
 	assert_int_equal(claim(&c), -EINVAL);
 	assert_false(addr_shown("10.50.0.2"));
 	assert_int_equal(rules_of("10.50.0.2"), 0);
+	agent_stop();
+}
+
+/* Read until an NA_STATS with at least these totals came; whether. */
+static bool
+stats_reach(uint64_t added, uint64_t removed, uint64_t refused)
+{
+	struct pollfd pfd = { ag.claimer, POLLIN, 0 };
+	int64_t until = now_ms() + DEADLINE_MS;
+	struct kiwi_msg m;
+
+	while (now_ms() < until) {
+		if (last_stats.added >= added &&
+		    last_stats.removed >= removed &&
+		    last_stats.refused >= refused)
+			return true;
+		if (poll(&pfd, 1, 100) == 1 && msg_recv(ag.claimer, &m) == 1 &&
+		    m.type == MSG_NA_STATS)
+			assert_int_equal(
+			    msg_decode_nastats(m.body, m.len, &last_stats), 0);
+	}
+	return false;
+}
+
+/*
+ * The counters come as NA_STATS: at most one a second, none while
+ * nothing changes, and the commit histogram counts every commit.
+ */
+static void
+test_stats(void **state)
+{
+	struct claim c = web;
+	struct pollfd pfd = { ag.claimer, POLLIN, 0 };
+	uint64_t n = 0;
+	size_t i;
+
+	(void)state;
+	memset(&last_stats, 0, sizeof(last_stats));
+	agent_start();
+	assert_int_equal(claim(&web), 0);
+	assert_int_equal(claim(&api), 0);
+	c.addr = "10.60.0.1";
+	assert_int_equal(claim(&c), -EPERM);
+	assert_int_equal(msg_send(ag.claimer, MSG_SHUTDOWN, NULL, 0), 0);
+	release(web.addr);
+	assert_true(stats_reach(2, 1, 2));
+	assert_int_equal(last_stats.added, 2);
+	assert_int_equal(last_stats.removed, 1);
+	assert_int_equal(last_stats.refused, 2);
+	assert_true(last_stats.commits >= 2);
+	assert_int_equal(last_stats.failures, 0);
+	for (i = 0; i <= KIWI_COMMIT_BUCKETS; i++)
+		n += last_stats.bucket[i];
+	assert_int_equal(n, last_stats.commits);
+	assert_true(last_stats.commit_us > 0);
+	/* Nothing changes: nothing more is sent. */
+	assert_int_equal(poll(&pfd, 1, 1500), 0);
 	agent_stop();
 }
 
@@ -1651,6 +1725,7 @@ main(void)
 		cmocka_unit_test_teardown(test_claim_replace_release, teardown),
 		cmocka_unit_test_teardown(test_refusals, teardown),
 		cmocka_unit_test_teardown(test_wrong_sender, teardown),
+		cmocka_unit_test_teardown(test_stats, teardown),
 		cmocka_unit_test_teardown(test_cap, teardown),
 		cmocka_unit_test_teardown(test_foreign_address, teardown),
 		cmocka_unit_test_teardown(test_claimer_eof, teardown),

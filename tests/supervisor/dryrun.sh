@@ -54,6 +54,11 @@ check "etcd has no claim for $ip_a" sh -c \
 sleep 2 # a few renewals and refreshes
 unchanged || { show_log; fail "the kernel changed: $(addrs; mangle iptables-legacy-save)"; }
 mangle iptables-legacy-save | grep -q KUBE-PUBLIC && fail "a KUBE-PUBLIC chain was made"
+# Only what it would do: no line says it was done.
+logged "added $ip_a to kiwi0" &&
+	{ show_log; fail "a dry run logged that it added $ip_a"; }
+logged "removed leftover $ip_old" &&
+	{ show_log; fail "a dry run logged that it swept $ip_old"; }
 
 # A Service that goes: the removal is only logged too.
 in_node curl -sf -X DELETE "$KUBE_URL/fixture/services/default/web" >/dev/null
@@ -61,10 +66,14 @@ check "the removal of $ip_a is not logged" \
 	logged "dry-run: would remove $ip_a/32 from kiwi0"
 check "the rule's removal is not logged" logged \
 	"dry-run: would remove rule from mangle KUBE-PUBLIC: -d $ip_a -p tcp"
+logged "removed $ip_a from kiwi0" &&
+	{ show_log; fail "a dry run logged that it removed $ip_a"; }
 
 kill -TERM $kiwi_pid
 rc=0
 wait $kiwi_pid || rc=$?
 [ $rc = 0 ] || { show_log; fail "kiwi exited with status $rc"; }
 unchanged || { show_log; fail "the kernel changed at shutdown"; }
+logged "removed chain KUBE-PUBLIC" &&
+	{ show_log; fail "a dry run logged that it removed the chain"; }
 echo "dryrun: ok"

@@ -49,7 +49,7 @@ python3 - "$T_TMP/metrics" <<'PY' || { cat "$T_TMP/metrics"; fail "bad metrics";
 import re, sys
 sample = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([a-zA-Z_][a-zA-Z0-9_]*="[^"]*")'
                     r'(,[a-zA-Z_][a-zA-Z0-9_]*="[^"]*")*\})? (\S+)$')
-types, values, buckets = {}, {}, []
+types, values, buckets = {}, {}, {}
 for line in open(sys.argv[1]).read().splitlines():
     if line.startswith("# HELP "):
         assert len(line.split(" ", 3)) == 4, line
@@ -65,7 +65,7 @@ for line in open(sys.argv[1]).read().splitlines():
     base = re.sub(r"_(bucket|sum|count)$", "", name)
     assert name in types or base in types, "no TYPE for " + name
     if name.endswith("_bucket"):
-        buckets.append((labels, v))
+        buckets.setdefault(base, []).append((labels, v))
     values[name + labels] = v
 for c in [n for n, t in types.items() if t == "counter"]:
     assert values[c] >= 0 and values[c] == int(values[c]), c
@@ -76,18 +76,64 @@ assert values["kiwi_addresses_held"] == 1, values
 assert values["kiwi_claims_won_total"] == 1, values
 assert values["kiwi_worker_restarts_total"] == 0, values
 assert 0 <= values["kiwi_lease_renewal_age_seconds"] < 3, values
-counts = [v for _, v in buckets]
-assert counts == sorted(counts), "buckets not monotone: %r" % buckets
-assert buckets[-1][0] == '{le="+Inf"}', buckets
-assert counts[-1] == values["kiwi_netagent_claim_seconds_count"] == 1, values
+assert set(buckets) == {n for n, t in types.items() if t == "histogram"}
+for h, bs in buckets.items():
+    counts = [v for _, v in bs]
+    bounds = [float(l[5:-2]) for l, _ in bs]
+    assert counts == sorted(counts), "buckets not monotone: %r" % bs
+    assert bounds == sorted(bounds) and bounds[-1] == float("inf"), bs
+    assert counts[-1] == values[h + "_count"], (h, values)
+    assert values[h + "_sum"] >= 0, (h, values)
+assert values["kiwi_netagent_claim_seconds_count"] == 1, values
+for c in ("addresses_added", "addresses_removed", "commits", "commit_retries",
+          "commit_failures", "refused"):
+    assert types["kiwi_netagent_%s_total" % c] == "counter", c
 PY
+
+# The netagent's counters, from its NA_STATS (sent at most every
+# second): one address added and committed so far, nothing failed.
+value() { in_node curl -sf "$url/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
+at_least() { [ "$(value "$1")" -ge "$2" ] 2>/dev/null; }
+wait_for 5 at_least kiwi_netagent_addresses_added_total 1 ||
+	fail "kiwi_netagent_addresses_added_total is '$(value kiwi_netagent_addresses_added_total)'"
+[ "$(value kiwi_netagent_commit_seconds_count)" -ge 1 ] ||
+	fail "no commit in kiwi_netagent_commit_seconds_count"
+[ "$(value kiwi_netagent_commit_failures_total)" = 0 ] ||
+	fail "kiwi_netagent_commit_failures_total is not 0"
+commits=$(value kiwi_netagent_commits_total)
+
+# N more Services, one address each: at least N more addresses added,
+# and more commits, both in the histogram and in the counter.
+n=3
+for i in $(seq $n); do
+	in_node curl -sf -X PUT -H 'Content-Type: application/json' \
+		"$KUBE_URL/fixture/services/default/more$i" -d '{"apiVersion":
+		"v1", "kind": "Service", "metadata": {"namespace": "default",
+		"name": "more'$i'"}, "spec": {"externalIPs": ["198.51.100.5'$i'"],
+		"ports": [{"port": 80}]}}' >/dev/null
+done
+wait_for 10 at_least kiwi_netagent_addresses_added_total $((1 + n)) ||
+	fail "after $n Services kiwi_netagent_addresses_added_total is '$(value kiwi_netagent_addresses_added_total)'"
+wait_for 5 at_least kiwi_netagent_commits_total $((commits + 1)) ||
+	fail "kiwi_netagent_commits_total stayed at $commits"
+[ "$(value kiwi_netagent_commit_seconds_count)" = \
+	$(($(value kiwi_netagent_commits_total) + $(value kiwi_netagent_commit_failures_total))) ] ||
+	fail "the commit histogram does not count every commit"
+"$kiwi" status --control-socket $RUN/kiwi.sock --json | python3 -c '
+import json, sys
+d = json.load(sys.stdin)["netagent"]
+assert d["added"] >= 1 + int(sys.argv[1]) and d["commits"] >= 1, d' $n ||
+	fail "kiwi status --json lacks the netagent counts"
+# One Service goes: its address is removed.
+in_node curl -sf -X DELETE "$KUBE_URL/fixture/services/default/more1" >/dev/null
+wait_for 10 at_least kiwi_netagent_addresses_removed_total 1 ||
+	fail "kiwi_netagent_addresses_removed_total is '$(value kiwi_netagent_addresses_removed_total)'"
 
 # A watch event reaches the watcher's counter, sent every 5 s.
 in_node curl -sf -X PUT -H 'Content-Type: application/json' \
 	"$KUBE_URL/fixture/services/default/api" -d '{"apiVersion": "v1",
 	"kind": "Service", "metadata": {"namespace": "default", "name":
 	"api"}, "spec": {"ports": [{"port": 80}]}}' >/dev/null
-value() { in_node curl -sf "$url/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
 events() { [ "$(value kiwi_watch_events_total)" -ge 1 ]; }
 wait_for 10 events || fail "kiwi_watch_events_total is '$(value kiwi_watch_events_total)'"
 

@@ -1,7 +1,7 @@
 #!/bin/bash
 # `kiwi status` against a running kiwi in a namespace: one address held
 # here, one held by another node (a key put in etcd on another lease),
-# one out of range; the table, the JSON, the cluster view, the socket's
+# one out of range, one never announceable; the table, the JSON, the cluster view, the socket's
 # mode and owner, and the message when kiwi is not running.
 . "${KIWI_SRC:-$(dirname "$0")/../..}/tests/lib/common.sh"
 . "$KIWI_SRC/tests/supervisor/operator_lib.sh"
@@ -10,6 +10,7 @@ kiwi=$KIWI_BUILD/kiwi
 ip_here=198.51.100.20
 ip_there=198.51.100.21
 ip_out=203.0.113.7
+ip_edge=198.51.100.255
 node_start status
 sock=$RUN/kiwi.sock
 ctl() { ETCDCTL_API=3 in_node etcdctl --endpoints "$ETCD_URL" "$@"; }
@@ -23,7 +24,7 @@ ctl put --lease="$lease" /kiwi/publicips/$ip_there \
 cat >"$T_TMP/seed.json" <<JSON
 [{"apiVersion": "v1", "kind": "Service",
   "metadata": {"namespace": "default", "name": "web"},
-  "spec": {"externalIPs": ["$ip_here", "$ip_there", "$ip_out"],
+  "spec": {"externalIPs": ["$ip_here", "$ip_there", "$ip_out", "$ip_edge"],
            "ports": [{"port": 8080, "protocol": "TCP"},
                      {"port": 53, "protocol": "UDP"}]}}]
 JSON
@@ -66,26 +67,66 @@ row $ip_here | grep -Eq \
 row $ip_there | grep -Eq \
 	"^$ip_there +standby +node-b +default/web +8080/tcp,53/udp +0x20 +[0-9]+s$" ||
 	fail "bad row for $ip_there: $(cat "$T_TMP/table")"
-# XXX: the watcher drops addresses outside the ranges before the
-# claimer sees them, so the status cannot list them.
-grep -q "$ip_out" "$T_TMP/table" && fail "out-of-range $ip_out listed"
+# Named, but not claimed: listed all the same, with why.
+row $ip_out | grep -Eq \
+	"^$ip_out +out of range +- +default/web +- +0x20 +[0-9]+s$" ||
+	fail "bad row for $ip_out: $(cat "$T_TMP/table")"
+row $ip_edge | grep -Eq \
+	"^$ip_edge +refused \(the network or broadcast address of a configured range\) +- +default/web +- +0x20 +[0-9]+s$" ||
+	fail "bad row for $ip_edge: $(cat "$T_TMP/table")"
+# And never claimed in etcd.
+for ip in $ip_out $ip_edge; do
+	[ -z "$(ctl get /kiwi/publicips/$ip)" ] || fail "$ip was claimed in etcd"
+done
 
 # The JSON, as a script reads it.
 status --json >"$T_TMP/status.json"
-python3 - "$T_TMP/status.json" $ip_here $ip_there <<'PY' || fail "bad JSON: $(cat "$T_TMP/status.json")"
+python3 - "$T_TMP/status.json" $ip_here $ip_there $ip_out $ip_edge <<'PY' || fail "bad JSON: $(cat "$T_TMP/status.json")"
 import json, sys, time
 doc = json.load(open(sys.argv[1]))
-here, there = sys.argv[2], sys.argv[3]
+here, there, out, edge = sys.argv[2:6]
 assert doc["node"] == "node-a" and doc["ready"] is True, doc
 assert doc["dry_run"] is False and doc["lease"] > 0, doc
 by = {a["address"]: a for a in doc["addresses"]}
-assert set(by) == {here, there}, by
+assert set(by) == {here, there, out, edge}, by
+o, e = by[out], by[edge]
+assert o["state"] == "out of range" and o.get("reason") is None, o
+assert o["service"] == "default/web" and o["ports"] == [], o
+assert e["state"] == "refused" and "broadcast" in e["reason"], e
+assert abs(o["since"] - time.time()) < 60, o
 h, t = by[here], by[there]
 assert h["state"] == "held" and h["service"] == "default/web", h
 assert h["ports"] == ["8080/tcp", "53/udp"] and h["mark"] == "0x20", h
 assert t["state"] == "standby" and t["holder"] == "node-b", t
 assert abs(h["since"] - time.time()) < 60, h
 PY
+
+# The socket the configuration file names, without --control-socket:
+# the file --config names, and /etc/kiwi.conf by default (put there in
+# a mount namespace of its own, over an overlay of the host's /etc).
+printf 'interface = kiwi0\ncontrol-socket = %s\n' "$sock" >"$T_TMP/kiwi.conf"
+"$kiwi" status --config "$T_TMP/kiwi.conf" >"$T_TMP/byconf" 2>&1 ||
+	fail "status --config failed: $(cat "$T_TMP/byconf")"
+grep -q '^node node-a: ready$' "$T_TMP/byconf" ||
+	fail "status --config did not reach kiwi: $(cat "$T_TMP/byconf")"
+mkdir "$T_TMP/etc-up" "$T_TMP/etc-work"
+unshare -m sh -c 'mount -t overlay overlay \
+	-o "lowerdir=/etc,upperdir=$1,workdir=$2" /etc &&
+	cp "$3" /etc/kiwi.conf && exec "$4" status' sh "$T_TMP/etc-up" \
+	"$T_TMP/etc-work" "$T_TMP/kiwi.conf" "$kiwi" >"$T_TMP/byetc" 2>&1 ||
+	fail "status with /etc/kiwi.conf failed: $(cat "$T_TMP/byetc")"
+grep -q '^node node-a: ready$' "$T_TMP/byetc" ||
+	fail "status did not read /etc/kiwi.conf: $(cat "$T_TMP/byetc")"
+# Without the key, the default socket, which is not this kiwi's.
+: >"$T_TMP/empty.conf"
+"$kiwi" status --config "$T_TMP/empty.conf" 2>&1 | grep -q 'node-a' &&
+	fail "status with no control-socket key reached $sock"
+# A bad file is an error that says where.
+printf 'control-socket = kiwi.sock\n' >"$T_TMP/bad.conf"
+rc=0
+out=$("$kiwi" status --config "$T_TMP/bad.conf" 2>&1) || rc=$?
+[ $rc = 2 ] && echo "$out" | grep -q "bad.conf:1:" ||
+	fail "a bad configuration file: status $rc, said: $out"
 
 # The cluster view: both claims, their owners and the time left.
 status --cluster >"$T_TMP/cluster"

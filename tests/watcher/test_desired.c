@@ -154,12 +154,19 @@ test_port_and_ip_changes(void **state)
 	assert_change(&ch.v[0], MSG_UNDESIRE, "192.0.2.2");
 	assert_change(&ch.v[1], MSG_DESIRE, "192.0.2.3");
 
-	/* Out-of-range IPs are no IPs: the Service wants nothing now. */
+	/* An out-of-range IP is only noted, without rules. */
 	upsert(&d, "a/x", "198.51.100.1", "[{\"port\":8080}]", &ch);
-	assert_int_equal(ch.n, 2);
+	assert_int_equal(ch.n, 3);
 	assert_change(&ch.v[0], MSG_UNDESIRE, "192.0.2.1");
 	assert_change(&ch.v[1], MSG_UNDESIRE, "192.0.2.3");
-	assert_int_equal(d.nsvcs, 0);
+	assert_change(&ch.v[2], MSG_NOTE, "198.51.100.1");
+	assert_int_equal(ch.v[2].why, ADDR_OUT_OF_RANGE);
+	assert_int_equal(ch.v[2].set.nrules, 0);
+	assert_string_equal(ch.v[2].set.service, "a/x");
+	assert_int_equal(d.nsvcs, 1);
+	/* A port change changes nothing for it. */
+	upsert(&d, "a/x", "198.51.100.1", "[{\"port\":80}]", &ch);
+	assert_int_equal(ch.n, 0);
 
 	changes_free(&ch);
 	desired_free(&d);
@@ -227,11 +234,15 @@ test_rebuild_matches_incremental(void **state)
 		assert_int_equal(desired_put(&full, &s), 0);
 	}
 	assert_int_equal(desired_rebuild(&full), 0);
-	assert_int_equal(full.nsvcs, 3);
-	assert_int_equal(full.nips, 3);
-	assert_int_equal(inc.nips, 3);
-	for (i = 0; i < full.nips; i++)
+	/* b/none names only an out-of-range IP: kept, for its NOTE. */
+	assert_int_equal(full.nsvcs, 4);
+	assert_int_equal(full.nips, 4);
+	assert_int_equal(inc.nips, 4);
+	for (i = 0; i < full.nips; i++) {
 		assert_true(ipset_equal(&full.ips[i].set, &inc.ips[i].set));
+		assert_int_equal(full.ips[i].why, inc.ips[i].why);
+	}
+	assert_int_equal(full.ips[3].why, ADDR_OUT_OF_RANGE);
 	assert_string_equal(full.ips[0].set.service, "a/two");
 	assert_int_equal(full.ips[0].set.nrules, 2);
 	changes_free(&ch);

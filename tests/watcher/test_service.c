@@ -131,9 +131,15 @@ test_bad_addresses(void **state)
 	assert_logged("\"bad?line\" is not an IP address");
 	logcap_end();
 	/* IPv6 inside a configured range counts like IPv4. */
-	assert_int_equal(s.naddrs, 2);
-	assert_addr(&s.addrs[0], "2001:db8::1");
-	assert_addr(&s.addrs[1], "192.0.2.7");
+	assert_int_equal(s.naddrs, 4);
+	assert_addr(&s.addrs[0], "198.51.100.1");
+	assert_int_equal(s.why[0], ADDR_OUT_OF_RANGE);
+	assert_addr(&s.addrs[1], "2001:db8::1");
+	assert_int_equal(s.why[1], ADDR_CLAIMABLE);
+	assert_addr(&s.addrs[2], "127.0.0.1");
+	assert_int_equal(s.why[2], ADDR_NOT_ANNOUNCEABLE);
+	assert_addr(&s.addrs[3], "192.0.2.7");
+	assert_int_equal(s.why[3], ADDR_CLAIMABLE);
 	assert_int_equal(s.nports, 1);
 	service_free(&s);
 }
@@ -152,7 +158,10 @@ test_range_edges(void **state)
 	assert_logged("192.0.2.0: the network or broadcast address");
 	assert_logged("192.0.2.255: the network or broadcast address");
 	logcap_end();
-	assert_int_equal(s.naddrs, 1);
+	assert_int_equal(s.naddrs, 3);
+	assert_int_equal(s.why[0], ADDR_RANGE_EDGE);
+	assert_int_equal(s.why[1], ADDR_RANGE_EDGE);
+	assert_int_equal(s.why[2], ADDR_CLAIMABLE);
 	service_free(&s);
 }
 

@@ -99,12 +99,19 @@ static void
 test_out_of_range(void **state)
 {
 	struct kiwi_ipset s;
+	struct kiwi_note n;
+	struct kiwi_msg m;
 
 	(void)state;
 	put_svc("web", "outside",
 	    "{\"externalIPs\":[\"198.51.100.7\",\"not-an-ip\"],"
 	    "\"ports\":[{\"port\":80}]}");
-	/* The next event arriving alone shows the last one said nothing. */
+	/* Not a DESIRE, but a NOTE that says why, for the status. */
+	expect_type(MSG_NOTE, &m);
+	assert_int_equal(msg_decode_note(m.body, m.len, &n), 0);
+	assert_int_equal(n.why, ADDR_OUT_OF_RANGE);
+	assert_string_equal(n.service, "web/outside");
+	/* The next event arriving alone shows the last one said no more. */
 	put_svc("web", "probe",
 	    "{\"externalIPs\":[\"192.0.2.30\"],\"ports\":[{\"port\":81}]}");
 	expect_desire("192.0.2.30", &s);
@@ -201,6 +208,8 @@ test_expired_relists_in_pages(void **state)
 		assert_rule(&s, 0, KIWI_PROTO_TCP, 443, s.service);
 		ipset_free(&s);
 	}
+	/* web/outside's address, after them all, is noted again. */
+	expect_type(MSG_NOTE, &m);
 	/* default/seeded (192.0.2.10) went while nobody watched. */
 	expect_type(MSG_SYNC_END, &m);
 
