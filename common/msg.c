@@ -317,8 +317,6 @@ msg_encode_ipset(const struct kiwi_ipset *s, uint8_t *buf, size_t cap)
 		p = buf + KIWI_IPSET_WIRELEN + i * KIWI_RULE_WIRELEN;
 		p[0] = r->proto;
 		put16(p + 2, r->port);
-		memcpy(
-		    p + 4, r->comment, strnlen(r->comment, KIWI_NAME_LEN - 1));
 	}
 	return (ssize_t)need;
 }
@@ -330,7 +328,7 @@ decode_rule_at(const uint8_t *p, struct kiwi_rule *r)
 	r->port = get16(p + 2);
 	if (!proto_valid(r->proto) || p[1] != 0 || r->port == 0)
 		return -EBADMSG;
-	return decode_name_at(p + 4, r->comment);
+	return 0;
 }
 
 int
@@ -657,8 +655,7 @@ ipset_equal(const struct kiwi_ipset *a, const struct kiwi_ipset *b)
 	for (i = 0; i < a->nrules; i++) {
 		const struct kiwi_rule *x = &a->rules[i], *y = &b->rules[i];
 
-		if (x->proto != y->proto || x->port != y->port ||
-		    strcmp(x->comment, y->comment) != 0)
+		if (x->proto != y->proto || x->port != y->port)
 			return 0;
 	}
 	return 1;

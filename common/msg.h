@@ -27,17 +27,16 @@
  *	offset 1  u8   reserved[3]
  *	offset 4  u8   address[16] IPv4 in the first 4 bytes, rest zero
  *
- *   ipset     DESIRE, CLAIM                  168 + 132 * nrules bytes
+ *   ipset     DESIRE, CLAIM                    168 + 4 * nrules bytes
  *	offset 0   addr (as above)
  *	offset 20  u16  nrules     at most KIWI_MAX_RULES
  *	offset 22  u16  reserved
  *	offset 24  char service[KIWI_NAME_LEN]  "namespace/name", NUL-padded
  *	offset 152 u32  reserved[4]
- *	offset 168 rule[nrules], each 132 bytes:
+ *	offset 168 rule[nrules], each 4 bytes:
  *		offset 0  u8   proto     6 (tcp), 17 (udp) or 132 (sctp)
  *		offset 1  u8   reserved
  *		offset 2  u16  port      1..65535
- *		offset 4  char comment[KIWI_NAME_LEN]  NUL-padded
  *
  *   result    RESULT                                       24 bytes
  *	offset 0  addr
@@ -89,7 +88,7 @@
 
 #include "addr.h"
 
-#define KIWI_MSG_VERSION 1
+#define KIWI_MSG_VERSION 2
 #define KIWI_MSG_HDRLEN 8
 #define KIWI_MSG_MAX 65536
 #define KIWI_NAME_LEN 128
@@ -97,7 +96,7 @@
 
 #define KIWI_ADDR_WIRELEN 20
 #define KIWI_IPSET_WIRELEN 168
-#define KIWI_RULE_WIRELEN 132
+#define KIWI_RULE_WIRELEN 4
 #define KIWI_RESULT_WIRELEN 24
 #define KIWI_U32_WIRELEN 8
 #define KIWI_U64_WIRELEN 8
@@ -168,10 +167,14 @@ enum kiwi_proto {
 	KIWI_PROTO_SCTP = 132,
 };
 
+/*
+ * A rule is its protocol and port only: the netagent needs no more,
+ * and at thousands of addresses a name per rule would be most of the
+ * memory each process holds for them.  The set names its Service.
+ */
 struct kiwi_rule {
 	uint8_t proto;
 	uint16_t port;
-	char comment[KIWI_NAME_LEN];
 };
 
 /* An address with every rule that marks its traffic. */

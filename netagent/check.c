@@ -69,10 +69,6 @@ check_rule(const struct kiwi_rule *r, const char **why)
 		*why = "rule has port 0";
 		return -EINVAL;
 	}
-	if (!msg_name_valid(r->comment)) {
-		*why = "rule comment is not a valid namespace/name";
-		return -EINVAL;
-	}
 	return 0;
 }
 

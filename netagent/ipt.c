@@ -533,7 +533,7 @@ dry_build(
 			        "--set-mark 0x%x (%s)",
 			        ip, proto_name(s->rules[j].proto),
 			        s->rules[j].port, sa->cfg->mark,
-			        s->rules[j].comment) < 0)
+			        s->service) < 0)
 				return -ENOMEM;
 			d->n++;
 		}

@@ -146,17 +146,20 @@ ip_find(const struct desired *d, const struct kiwi_addr *a, bool *found)
 	return lo;
 }
 
-/* Append a rule unless it is there already; -ENOSPC when full. */
+/*
+ * Append a rule unless it is there already (two Services sharing an
+ * address may name the same port: one rule marks it for both);
+ * -ENOSPC when full.
+ */
 static int
-add_rule(struct kiwi_ipset *set, const struct svc_port *p, const char *key)
+add_rule(struct kiwi_ipset *set, const struct svc_port *p)
 {
 	struct kiwi_rule *r;
 	size_t i;
 
 	for (i = 0; i < set->nrules; i++) {
 		r = &set->rules[i];
-		if (r->proto == p->proto && r->port == p->port &&
-		    strcmp(r->comment, key) == 0)
+		if (r->proto == p->proto && r->port == p->port)
 			return 0;
 	}
 	if (set->nrules == KIWI_MAX_RULES)
@@ -165,13 +168,12 @@ add_rule(struct kiwi_ipset *set, const struct svc_port *p, const char *key)
 	memset(r, 0, sizeof(*r));
 	r->proto = p->proto;
 	r->port = p->port;
-	msg_name_set(r->comment, key);
 	return 0;
 }
 
 /*
  * The ipset for a from the Services at idx[0..n), in key order: the
- * union of their rules, each commented with its own Service.
+ * union of their rules, named for the first of them.
  */
 static int
 build_set(const struct desired *d, const struct kiwi_addr *a, const size_t *idx,
@@ -189,8 +191,8 @@ build_set(const struct desired *d, const struct kiwi_addr *a, const size_t *idx,
 	}
 	/*
 	 * Room for what these Services can ask for, not for the most a
-	 * message carries: a rule is 132 bytes, and there is a set for
-	 * every address of every Service.
+	 * message carries: there is a set for every address of every
+	 * Service.
 	 */
 	for (i = 0; i < n; i++)
 		cap += d->svcs[idx[i]].nports;
@@ -204,7 +206,7 @@ build_set(const struct desired *d, const struct kiwi_addr *a, const size_t *idx,
 		if (i == 0)
 			msg_name_set(out->set.service, s->key);
 		for (j = 0; j < s->nports; j++)
-			if (add_rule(&out->set, &s->ports[j], s->key) < 0)
+			if (add_rule(&out->set, &s->ports[j]) < 0)
 				out->truncated = true;
 	}
 	return 0;

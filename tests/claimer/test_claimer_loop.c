@@ -242,7 +242,6 @@ make_set(struct kiwi_ipset *s, const char *ip, uint16_t port)
 	s->rules = calloc(1, sizeof(*s->rules));
 	s->rules[0].proto = KIWI_PROTO_TCP;
 	s->rules[0].port = port;
-	assert_int_equal(msg_name_set(s->rules[0].comment, "default/web"), 0);
 }
 
 static void

@@ -349,13 +349,11 @@ rule_line(char *buf, size_t len, const char *a, const char *proto, int port)
 	    a, is6(a) ? 128 : 32, proto, proto, port, MARK);
 }
 
-/* The rule is in the table (the Service is not: rules carry no comment). */
 static int
-rule_shown(const char *a, const char *proto, int port, const char *service)
+rule_shown(const char *a, const char *proto, int port)
 {
 	char line[512];
 
-	(void)service;
 	rule_line(line, sizeof(line), a, proto, port);
 	return has_line(mangle_of(a), line);
 }
@@ -692,18 +690,17 @@ expect_claimer_closed(void)
 	assert_int_equal(next_msg(ag.claimer, &m, DEADLINE_MS), 0);
 }
 
-#define R(p, port, c)                                                          \
+#define R(p, port)                                                             \
 	{                                                                      \
-		KIWI_PROTO_##p, port, c                                        \
+		KIWI_PROTO_##p, port                                           \
 	}
 
 static const struct claim web = { "10.50.0.1", "default/web", 3,
-	{ R(TCP, 8080, "default/web"), R(UDP, 53, "default/dns"),
-	    R(SCTP, 9999, "default/web") } };
+	{ R(TCP, 8080), R(UDP, 53), R(SCTP, 9999) } };
 static const struct claim web2 = { "10.50.0.1", "default/web", 2,
-	{ R(TCP, 443, "default/web"), R(TCP, 8443, "default/web") } };
+	{ R(TCP, 443), R(TCP, 8443) } };
 static const struct claim api = { "10.50.0.2", "kube-system/api", 1,
-	{ R(TCP, 6443, "kube-system/api") } };
+	{ R(TCP, 6443) } };
 
 /* ---- the tests ---- */
 
@@ -741,21 +738,21 @@ test_claim_replace_release(void **state)
 	agent_start();
 	assert_int_equal(claim(&web), 0);
 	assert_true(kiwi_addr_shown("10.50.0.1"));
-	assert_true(rule_shown("10.50.0.1", "tcp", 8080, "default/web"));
-	assert_true(rule_shown("10.50.0.1", "udp", 53, "default/dns"));
-	assert_true(rule_shown("10.50.0.1", "sctp", 9999, "default/web"));
+	assert_true(rule_shown("10.50.0.1", "tcp", 8080));
+	assert_true(rule_shown("10.50.0.1", "udp", 53));
+	assert_true(rule_shown("10.50.0.1", "sctp", 9999));
 	assert_int_equal(rules_of("10.50.0.1"), 3);
 
 	assert_int_equal(claim(&api), 0);
 	assert_true(kiwi_addr_shown("10.50.0.2"));
-	assert_true(rule_shown("10.50.0.2", "tcp", 6443, "kube-system/api"));
+	assert_true(rule_shown("10.50.0.2", "tcp", 6443));
 
 	/* A new claim for a held address replaces its rules. */
 	assert_int_equal(claim(&web2), 0);
 	assert_int_equal(rules_of("10.50.0.1"), 2);
-	assert_true(rule_shown("10.50.0.1", "tcp", 443, "default/web"));
-	assert_true(rule_shown("10.50.0.1", "tcp", 8443, "default/web"));
-	assert_false(rule_shown("10.50.0.1", "tcp", 8080, "default/web"));
+	assert_true(rule_shown("10.50.0.1", "tcp", 443));
+	assert_true(rule_shown("10.50.0.1", "tcp", 8443));
+	assert_false(rule_shown("10.50.0.1", "tcp", 8080));
 	assert_int_equal(rules_of("10.50.0.2"), 1);
 	assert_int_equal(count(addrs(), "inet 10.50.0.1/32"), 1);
 
@@ -807,7 +804,7 @@ test_refusals(void **state)
 	assert_int_equal(claim(&c), -EADDRNOTAVAIL);
 
 	c = web;
-	c.rules[2] = (struct kiwi_rule)R(TCP, 8080, "default/again");
+	c.rules[2] = (struct kiwi_rule)R(TCP, 8080);
 	assert_int_equal(claim(&c), -EINVAL);
 
 	assert_string_equal(mangle(), before);
@@ -923,7 +920,7 @@ test_cap(void **state)
 	c.addr = "10.50.1.3";
 	c.rules[0].port = 7;
 	assert_int_equal(claim(&c), 0);
-	assert_true(rule_shown("10.50.1.3", "tcp", 7, "kube-system/api"));
+	assert_true(rule_shown("10.50.1.3", "tcp", 7));
 
 	/* RELEASE_ALL empties it, and there is room again. */
 	assert_int_equal(msg_send(ag.claimer, MSG_RELEASE_ALL, NULL, 0), 0);
@@ -1164,9 +1161,9 @@ proto1(struct claim *c)
 }
 
 static void
-bad_comment(struct claim *c)
+bad_service(struct claim *c)
 {
-	memcpy(c->rules[2].comment, "web; rm", 8);
+	c->service = "default/web; rm";
 }
 
 static void
@@ -1188,12 +1185,12 @@ test_malformed_proto(void **state)
 }
 
 static void
-test_malformed_comment(void **state)
+test_malformed_service(void **state)
 {
 	uint8_t buf[4096];
 
 	(void)state;
-	malformed(buf, forged(buf, sizeof(buf), bad_comment));
+	malformed(buf, forged(buf, sizeof(buf), bad_service));
 }
 
 static void
@@ -1610,7 +1607,7 @@ test_garp(void **state)
 }
 
 static const struct claim web6 = { "2001:db8:50::1", "default/web6", 2,
-	{ R(TCP, 8080, "default/web6"), R(UDP, 53, "default/dns") } };
+	{ R(TCP, 8080), R(UDP, 53) } };
 
 /* An IPv6 claim: /128 without DAD, marked as kiwi's, rules in ip6tables. */
 static void
@@ -1621,8 +1618,8 @@ test_ipv6(void **state)
 	assert_int_equal(claim(&web6), 0);
 	assert_true(kiwi_addr6_shown("2001:db8:50::1"));
 	assert_in_range(valid_lft("2001:db8:50::1"), TTL - 3, TTL - 1);
-	assert_true(rule_shown("2001:db8:50::1", "tcp", 8080, "default/web6"));
-	assert_true(rule_shown("2001:db8:50::1", "udp", 53, "default/dns"));
+	assert_true(rule_shown("2001:db8:50::1", "tcp", 8080));
+	assert_true(rule_shown("2001:db8:50::1", "udp", 53));
 
 	/* Dual stack: each table holds only its own family's rules. */
 	assert_int_equal(claim(&api), 0);
@@ -1732,7 +1729,7 @@ main(void)
 		cmocka_unit_test_teardown(test_sup_eof, teardown),
 		cmocka_unit_test_teardown(test_malformed_port0, teardown),
 		cmocka_unit_test_teardown(test_malformed_proto, teardown),
-		cmocka_unit_test_teardown(test_malformed_comment, teardown),
+		cmocka_unit_test_teardown(test_malformed_service, teardown),
 		cmocka_unit_test_teardown(test_malformed_oversize, teardown),
 		cmocka_unit_test_teardown(test_malformed_truncated, teardown),
 		cmocka_unit_test_teardown(test_malformed_short_body, teardown),

@@ -47,7 +47,7 @@ test_lists_over_tls(void **state)
 	put_svc("web", "tls",
 	    "{\"externalIPs\":[\"192.0.2.21\"],\"ports\":[{\"port\":443}]}");
 	expect_desire("192.0.2.21", &s);
-	assert_rule(&s, 0, KIWI_PROTO_TCP, 443, "web/tls");
+	assert_rule(&s, 0, KIWI_PROTO_TCP, 443);
 	ipset_free(&s);
 	/* The next mode reuses the fixture: leave it as it was. */
 	del_svc("web", "tls");

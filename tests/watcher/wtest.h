@@ -14,7 +14,7 @@ const char *logcap_text(void);
 void logcap_end(void);
 
 /* Rule i of s is proto/port, commented with its Service. */
-void assert_rule(const struct kiwi_ipset *s, size_t i, uint8_t proto,
-    uint16_t port, const char *comment);
+void assert_rule(
+    const struct kiwi_ipset *s, size_t i, uint8_t proto, uint16_t port);
 
 #endif
