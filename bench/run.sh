@@ -51,10 +51,11 @@ p99=$(awk '$1 == "all" { print $7 }' "$out.conv")
 echo "p99 convergence < 20 ms:          $p99 ms   $(verdict "$(awk -v v="$p99" 'BEGIN { print (v < 20) }')")"
 row=$(awk '$1 == 10000' "$out.scale")
 if [ -n "$row" ]; then
-	read -r _ ap _ rm _ _ _ _ _ _ _ rss _ <<<"$row"
+	read -r _ ap _ rm _ _ _ _ _ _ _ _ rss pss <<<"$row"
 	echo "apply 10,000 < 3000 ms:           $ap ms   $(verdict $((ap < 3000)))"
 	echo "remove 10,000 < 2000 ms:          $rm ms   $(verdict $((rm < 2000)))"
 	echo "RSS of all at 10,000 < 32 MiB:    $rss MiB   $(verdict "$(awk -v v="$rss" 'BEGIN { print (v < 32) }')")"
+	echo "  (peak of the summed PSS:        $pss MiB)"
 fi
 x=$(awk '$2 == "apply" { print $5 }' "$out.kernel")
 echo "naive/kiwi at N=$kernel_n >= 50x:      $x   $(verdict "$(awk -v v="${x%x}" 'BEGIN { print (v >= 50) }')")"

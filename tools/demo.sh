@@ -19,12 +19,15 @@ kube_fixture_start "$node" --seed "$(service_seed default web "$ip_a" \
 
 say "Service default/web wants external IP $ip_a (ports 80, 443)"
 say "starting kiwi in namespace $node"
+# Its own control socket, so that a kiwi of the host's is not asked.
+sock=$T_TMP/kiwi.sock
 echo "kiwi --config=/dev/null --interface kiwi0 --cidr-range 198.51.100.0/24" \
-	"--kube-endpoint $KUBE_URL --etcd-endpoint $ETCD_URL"
+	"--kube-endpoint $KUBE_URL --etcd-endpoint $ETCD_URL" \
+	"--control-socket $sock"
 # kiwi's own lines go to the terminal, indented under the demo's.
 KIWI_LOG=/dev/stdout
 kiwi_start --cidr-range 198.51.100.0/24 --node-name demo-node \
-	> >(sed -u "s/^/    | /")
+	--control-socket "$sock" > >(sed -u "s/^/    | /")
 wait_for 15 sh -c "ip -n $node -o addr show dev kiwi0 | grep -q $ip_a" ||
 	fail "kiwi did not add $ip_a"
 sleep 0.5
@@ -35,6 +38,8 @@ say "iptables-legacy-save -t mangle"
 in_node iptables-legacy-save -t mangle | grep -v '^#'
 say "etcd: /kiwi/publicips/$ip_a"
 etcd_get "/kiwi/publicips/$ip_a"
+say "kiwi status (what the daemon says it holds)"
+"$KIWI_BUILD/kiwi" status --control-socket "$sock"
 
 say "deleting Service default/web"
 kube_service_delete default web
