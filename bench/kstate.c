@@ -79,12 +79,25 @@ die(const char *what)
 }
 
 static double
-ms_now(void)
+clock_ms(clockid_t c)
 {
 	struct timespec t;
 
-	clock_gettime(CLOCK_REALTIME, &t);
+	clock_gettime(c, &t);
 	return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+/* Wall time, to compare with the fixture's log; monotonic for pauses. */
+static double
+ms_now(void)
+{
+	return clock_ms(CLOCK_REALTIME);
+}
+
+static double
+mono_ms(void)
+{
+	return clock_ms(CLOCK_MONOTONIC);
 }
 
 static void
@@ -350,15 +363,6 @@ parse_prefix(const char *arg)
 	net = ntohl(in.s_addr) & mask;
 	if ((st = calloc((size_t)~mask + 1, sizeof(*st))) == NULL)
 		die("memory");
-}
-
-static double
-mono_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
 }
 
 /*
