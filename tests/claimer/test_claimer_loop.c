@@ -5,7 +5,9 @@
  * (to stop and continue etcd) and KIWI_ETCD_DEAD (nothing listens).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <jansson.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -16,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -35,6 +38,9 @@ struct child {
 	pid_t pid;
 	int sup, watcher, na; /* our ends */
 	struct etcd *etcd; /* to look at etcd ourselves */
+	int log; /* what the child logs, with spawn_notes; else -1 */
+	char logbuf[65536]; /* what was read of it, NUL-terminated */
+	size_t loglen;
 };
 
 /* What arrived on the side channels while waiting for something else. */
@@ -54,11 +60,53 @@ static unsigned int spawn_ttl = TTL;
 static int64_t spawn_inherit;
 static const char *spawn_node = "n1";
 static bool spawn_no_link;
+/* A control socket, a loopback range, and the log through a pipe. */
+static bool spawn_notes;
+static char sock_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+static int child_log = -1; /* in the child: the pipe to the test */
+
+/* In the child: each line to stderr as usual, and to the test. */
+static void
+log_to_test(int prio, const char *line, size_t len)
+{
+	(void)prio;
+	if (write(STDERR_FILENO, line, len) < 0) {
+		/* Nowhere left to report it. */
+	}
+	if (write(child_log, line, len) < 0) {
+		/* Non-blocking: a full pipe loses lines, never stalls. */
+	}
+}
+
+/*
+ * Loopback as a range, so that an address can be inside the ranges
+ * and still never announceable.
+ */
+static void
+notes_config(struct kiwi_config *cfg)
+{
+	assert_int_equal(
+	    cidr_parse("127.0.0.0/8", &cfg->cidrs[cfg->ncidrs++]), 0);
+	snprintf(
+	    cfg->control_socket, sizeof(cfg->control_socket), "%s", sock_path);
+}
+
+/* With spawn_notes, the pipe the child logs to; else both -1. */
+static void
+log_pipe(int lp[2])
+{
+	lp[0] = lp[1] = -1;
+	if (!spawn_notes)
+		return;
+	assert_int_equal(pipe(lp), 0);
+	assert_int_equal(fcntl(lp[0], F_SETFL, O_NONBLOCK), 0);
+	assert_int_equal(fcntl(lp[1], F_SETFL, O_NONBLOCK), 0);
+}
 
 static void
 spawn(struct child *ch, const char *endpoints)
 {
-	int sp[2], wp[2], np[2];
+	int sp[2], wp[2], np[2], lp[2];
 	struct kiwi_config cfg;
 
 	config_defaults(&cfg);
@@ -69,6 +117,9 @@ spawn(struct child *ch, const char *endpoints)
 	assert_int_equal(cidr_parse("192.168.1.0/24", &cfg.cidrs[0]), 0);
 	assert_int_equal(cidr_parse("fd00::/64", &cfg.cidrs[1]), 0);
 	cfg.ncidrs = 2;
+	if (spawn_notes)
+		notes_config(&cfg);
+	log_pipe(lp);
 	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sp), 0);
 	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, wp), 0);
 	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, np), 0);
@@ -79,6 +130,11 @@ spawn(struct child *ch, const char *endpoints)
 		close(wp[0]);
 		close(np[0]);
 		log_init("claimer", 0);
+		if (lp[1] >= 0) {
+			close(lp[0]);
+			child_log = lp[1];
+			log_set_sink(log_to_test);
+		}
 		if (spawn_inherit != 0)
 			claimer_inherit_lease(spawn_inherit);
 		_exit(claimer_main(&cfg, sp[1], wp[1], np[1]));
@@ -86,6 +142,9 @@ spawn(struct child *ch, const char *endpoints)
 	close(sp[1]);
 	close(wp[1]);
 	close(np[1]);
+	if (lp[1] >= 0)
+		close(lp[1]);
+	ch->log = lp[0];
 	ch->sup = sp[0];
 	ch->watcher = wp[0];
 	ch->na = np[0];
@@ -140,11 +199,17 @@ teardown(void **state)
 	close(ch->sup);
 	close(ch->watcher);
 	close(ch->na);
+	if (ch->log >= 0)
+		close(ch->log);
 	etcd_close(ch->etcd);
 	free(ch);
+	/* A claimer killed above could not remove its socket. */
+	if (spawn_notes)
+		(void)unlink(sock_path);
 	spawn_ttl = TTL;
 	spawn_inherit = 0;
 	spawn_no_link = false;
+	spawn_notes = false;
 	return 0;
 }
 
@@ -1106,6 +1171,337 @@ test_key_deleted_outside(void **state)
 	stop(ch);
 }
 
+static int
+setup_notes(void **state)
+{
+	spawn_notes = true;
+	return start(state, url);
+}
+
+static void
+note(struct child *ch, const char *ip, enum addr_class why)
+{
+	struct kiwi_note n = { .why = (uint8_t)why };
+
+	assert_int_equal(addr_parse(ip, &n.addr), 0);
+	assert_int_equal(msg_name_set(n.service, "default/web"), 0);
+	assert_int_equal(msg_send_note(ch->watcher, &n), 0);
+}
+
+/*
+ * The watcher's socket is read in order: once a DESIRE sent after
+ * them is claimed, every earlier message has been handled, and no
+ * CLAIM came for any of them first.
+ */
+static void
+barrier(struct child *ch, const char *ip)
+{
+	desire(ch, ip, 80);
+	expect_claim(ch, ip, 80, 3000, 0);
+}
+
+/* Read what the child logged so far, waiting at most ms for more. */
+static bool
+read_log(struct child *ch, int ms)
+{
+	struct pollfd p = { .fd = ch->log, .events = POLLIN };
+	size_t room = sizeof(ch->logbuf) - 1 - ch->loglen;
+	ssize_t n;
+
+	assert_true(ch->log >= 0);
+	if (room == 0)
+		fail_msg("the claimer logged more than this test keeps");
+	if (poll(&p, 1, ms) != 1)
+		return false;
+	n = read(ch->log, ch->logbuf + ch->loglen, room);
+	if (n <= 0)
+		return false;
+	ch->loglen += (size_t)n;
+	ch->logbuf[ch->loglen] = '\0';
+	return true;
+}
+
+static bool
+logged(struct child *ch, const char *text)
+{
+	while (read_log(ch, 0))
+		continue;
+	return strstr(ch->logbuf, text) != NULL;
+}
+
+static void
+expect_log(struct child *ch, const char *text, int ms)
+{
+	int64_t end = now_ms() + ms;
+
+	while (!logged(ch, text))
+		if (!read_log(ch, (int)(end - now_ms())) && now_ms() >= end)
+			fail_msg(
+			    "the claimer did not log \"%s\"; it logged:\n%s",
+			    text, ch->logbuf);
+}
+
+/* Connect to the control socket, which the child may not have yet. */
+static int
+control_connect(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int64_t end = now_ms() + 2000;
+	int fd;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock_path);
+	for (;;) {
+		fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		assert_true(fd >= 0);
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+			return fd;
+		close(fd);
+		if (now_ms() > end)
+			fail_msg("cannot connect to %s", sock_path);
+		usleep(20000);
+	}
+}
+
+/* What `kiwi status` would be told. */
+static json_t *
+status_doc(void)
+{
+	struct pollfd p = { .events = POLLIN };
+	static char buf[65536];
+	json_error_t err;
+	size_t len = 0;
+	ssize_t n;
+	json_t *doc;
+
+	p.fd = control_connect();
+	assert_int_equal(write(p.fd, "status\n", 7), 7);
+	do {
+		assert_int_equal(poll(&p, 1, 2000), 1);
+		n = read(p.fd, buf + len, sizeof(buf) - 1 - len);
+		assert_true(n >= 0);
+		len += (size_t)n;
+	} while (n > 0 && len < sizeof(buf) - 1);
+	close(p.fd);
+	buf[len] = '\0';
+	if ((doc = json_loads(buf, 0, &err)) == NULL)
+		fail_msg("status is not JSON (%s): %s", err.text, buf);
+	return doc;
+}
+
+/* ip's entry in the status, borrowed from doc; NULL if not listed. */
+static json_t *
+status_entry(json_t *doc, const char *ip)
+{
+	json_t *list = json_object_get(doc, "addresses"), *e;
+	size_t i;
+
+	json_array_foreach(list, i, e)
+	{
+		const char *a =
+		    json_string_value(json_object_get(e, "address"));
+
+		if (a != NULL && strcmp(a, ip) == 0)
+			return e;
+	}
+	return NULL;
+}
+
+static bool
+listed(const char *ip)
+{
+	json_t *doc = status_doc();
+	bool r = status_entry(doc, ip) != NULL;
+
+	json_decref(doc);
+	return r;
+}
+
+/*
+ * Wait until the status lists ip as a note: in state, with reason
+ * (NULL: none), the Service that NOTE named, and no ports.
+ */
+static void
+expect_note(const char *ip, const char *state, const char *reason)
+{
+	int64_t end = now_ms() + 2000;
+	const char *why;
+	json_t *doc, *e;
+
+	for (;;) {
+		doc = status_doc();
+		if ((e = status_entry(doc, ip)) != NULL)
+			break;
+		json_decref(doc);
+		if (now_ms() > end)
+			fail_msg("the status does not list %s", ip);
+		usleep(20000);
+	}
+	assert_string_equal(
+	    json_string_value(json_object_get(e, "state")), state);
+	/* No reason is a JSON null. */
+	why = json_string_value(json_object_get(e, "reason"));
+	if (reason == NULL)
+		assert_null(why);
+	else
+		assert_string_equal(why != NULL ? why : "(none)", reason);
+	assert_string_equal(
+	    json_string_value(json_object_get(e, "service")), "default/web");
+	assert_int_equal(json_array_size(json_object_get(e, "ports")), 0);
+	assert_true(json_is_array(json_object_get(e, "ports")));
+	json_decref(doc);
+}
+
+static void
+wait_unlisted(const char *ip, int ms)
+{
+	int64_t end = now_ms() + ms;
+
+	while (listed(ip)) {
+		if (now_ms() > end)
+			fail_msg("the status still lists %s", ip);
+		usleep(20000);
+	}
+}
+
+/*
+ * A NOTE with the claimer's own reason is listed, and nothing is ever
+ * claimed for it: no CLAIM, no key, over several renewals.
+ */
+static void
+test_note_kept(void **state)
+{
+	struct child *ch = *state;
+
+	note(ch, "10.9.9.9", ADDR_OUT_OF_RANGE);
+	note(ch, "192.168.1.255", ADDR_RANGE_EDGE);
+	note(ch, "127.0.0.5", ADDR_NOT_ANNOUNCEABLE);
+	barrier(ch, "192.168.1.84");
+	expect_none(ch->na, 1500);
+	expect_note("10.9.9.9", "out of range", NULL);
+	expect_note("192.168.1.255", "refused",
+	    "the network or broadcast address of a configured range");
+	expect_note(
+	    "127.0.0.5", "refused", "not an address that can be announced");
+	assert_int_equal(key_lease(ch, "10.9.9.9", NULL, 0), 0);
+	assert_int_equal(key_lease(ch, "192.168.1.255", NULL, 0), 0);
+	assert_int_equal(key_lease(ch, "127.0.0.5", NULL, 0), 0);
+	assert_int_equal(count_keys(ch), 1);
+	assert_false(logged(ch, "ignoring a NOTE"));
+	stop(ch);
+	assert_int_equal(count_keys(ch), 0);
+}
+
+/*
+ * A NOTE whose reason is not the claimer's own is ignored and said
+ * so: not listed, and one for an address kiwi claims is not claimed.
+ */
+static void
+test_note_wrong_reason_ignored(void **state)
+{
+	struct child *ch = *state;
+
+	note(ch, "192.168.1.85", ADDR_OUT_OF_RANGE);
+	note(ch, "10.9.9.9", ADDR_RANGE_EDGE);
+	note(ch, "192.168.1.0", ADDR_NOT_ANNOUNCEABLE);
+	note(ch, "127.0.0.5", ADDR_OUT_OF_RANGE);
+	expect_log(ch,
+	    "claimer: warning: ignoring a NOTE for 192.168.1.85 from the "
+	    "watcher: it says outside the configured ranges, but the "
+	    "address is one kiwi claims\n",
+	    2000);
+	expect_log(ch,
+	    "ignoring a NOTE for 10.9.9.9 from the watcher: it says the "
+	    "network or broadcast address of a configured range, but the "
+	    "address is outside the configured ranges\n",
+	    2000);
+	expect_log(ch,
+	    "ignoring a NOTE for 192.168.1.0 from the watcher: it says not "
+	    "an address that can be announced, but the address is the "
+	    "network or broadcast address of a configured range\n",
+	    2000);
+	expect_log(ch,
+	    "ignoring a NOTE for 127.0.0.5 from the watcher: it says "
+	    "outside the configured ranges, but the address is not an "
+	    "address that can be announced\n",
+	    2000);
+	barrier(ch, "192.168.1.86");
+	expect_none(ch->na, 1500);
+	assert_false(listed("192.168.1.85"));
+	assert_false(listed("10.9.9.9"));
+	assert_false(listed("192.168.1.0"));
+	assert_false(listed("127.0.0.5"));
+	assert_int_equal(key_lease(ch, "192.168.1.85", NULL, 0), 0);
+	assert_int_equal(count_keys(ch), 1);
+	stop(ch);
+}
+
+/* A DESIRE kiwi may not claim: refused, said so, never in etcd. */
+static void
+test_desire_unclaimable_refused(void **state)
+{
+	static const char *ips[] = { "10.9.9.9", "192.168.1.255", "192.168.1.0",
+		"127.0.0.5", "fd01::1" };
+	static const char *why[] = { "outside the configured ranges",
+		"the network or broadcast address of a configured range",
+		"the network or broadcast address of a configured range",
+		"not an address that can be announced",
+		"outside the configured ranges" };
+	struct child *ch = *state;
+	char line[256];
+	size_t i;
+
+	for (i = 0; i < 5; i++)
+		desire(ch, ips[i], 80);
+	for (i = 0; i < 5; i++) {
+		snprintf(line, sizeof(line),
+		    "claimer: warning: watcher sent DESIRE for %s, %s; "
+		    "ignoring it\n",
+		    ips[i], why[i]);
+		expect_log(ch, line, 2000);
+	}
+	barrier(ch, "192.168.1.87");
+	expect_none(ch->na, 1500);
+	for (i = 0; i < 5; i++)
+		assert_int_equal(key_lease(ch, ips[i], NULL, 0), 0);
+	assert_int_equal(count_keys(ch), 1);
+	stop(ch);
+	assert_int_equal(count_keys(ch), 0);
+}
+
+/*
+ * A note goes with UNDESIRE, or with a full set that does not name
+ * it; one the full set names again stays.
+ */
+static void
+test_note_removed(void **state)
+{
+	struct child *ch = *state;
+
+	note(ch, "10.9.9.9", ADDR_OUT_OF_RANGE);
+	note(ch, "10.9.9.10", ADDR_OUT_OF_RANGE);
+	note(ch, "192.168.1.255", ADDR_RANGE_EDGE);
+	expect_note("10.9.9.9", "out of range", NULL);
+	expect_note("10.9.9.10", "out of range", NULL);
+	expect_note("192.168.1.255", "refused",
+	    "the network or broadcast address of a configured range");
+
+	undesire(ch, "10.9.9.9");
+	wait_unlisted("10.9.9.9", 2000);
+	assert_true(listed("10.9.9.10"));
+
+	assert_int_equal(msg_send(ch->watcher, MSG_SYNC_BEGIN, NULL, 0), 0);
+	note(ch, "192.168.1.255", ADDR_RANGE_EDGE);
+	note(ch, "10.9.9.11", ADDR_OUT_OF_RANGE);
+	assert_int_equal(msg_send(ch->watcher, MSG_SYNC_END, NULL, 0), 0);
+	wait_unlisted("10.9.9.10", 2000);
+	expect_note("10.9.9.11", "out of range", NULL);
+	expect_note("192.168.1.255", "refused",
+	    "the network or broadcast address of a configured range");
+	expect_none(ch->na, 500);
+	assert_int_equal(count_keys(ch), 0);
+	stop(ch);
+}
+
 /*
  * Three members; the claimer talks to the first.  When sig hits that
  * member, the lease and every claim stay (no withdrawal, no new
@@ -1241,6 +1637,14 @@ main(int argc, char **argv)
 		    test_vouch_lapsed, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_key_deleted_outside, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_note_kept, setup_notes, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_note_wrong_reason_ignored, setup_notes, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_desire_unclaimable_refused, setup_notes, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_note_removed, setup_notes, teardown),
 	};
 	char pid[32];
 
@@ -1253,5 +1657,7 @@ main(int argc, char **argv)
 	env(no_watch, sizeof(no_watch), "KIWI_ETCD_NO_WATCH");
 	env(pid, sizeof(pid), "KIWI_ETCD_PID");
 	etcd_pid = (pid_t)atol(pid);
+	snprintf(sock_path, sizeof(sock_path),
+	    "/tmp/kiwi-claimer-loop-%ld.sock", (long)getpid());
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
