@@ -34,26 +34,39 @@ note_find(const struct notes *t, const struct kiwi_addr *a, bool *found)
 	return lo;
 }
 
-/* Room for one more; 0, or -1 when full or out of memory (logged). */
+/* Say once that n is not listed, and why. */
+static void
+note_refused(struct claimer *c, const struct kiwi_note *n, const char *why)
+{
+	char ip[KIWI_ADDRSTRLEN];
+
+	if (!c->notes.full)
+		log_warnx("not listing %s in the status, nor any more "
+		          "addresses kiwi does not claim: %s",
+		    addr_fmt(&n->addr, ip, sizeof(ip)), why);
+	c->notes.full = true;
+}
+
+/*
+ * Room for one more, within the cap of max-addresses; 0, or -1 when
+ * full or out of memory (logged once).
+ */
 static int
 note_room(struct claimer *c, const struct kiwi_note *n)
 {
 	struct notes *t = &c->notes;
-	char ip[KIWI_ADDRSTRLEN];
 	size_t cap;
 	void *v;
 
+	if (t->n >= c->cfg->max_addresses) {
+		note_refused(c, n, "max-addresses are listed already");
+		return -1;
+	}
 	if (t->n < t->cap)
 		return 0;
 	cap = t->cap ? t->cap * 2 : 64;
-	if (t->n >= c->cfg->max_addresses ||
-	    (v = reallocarray(t->v, cap, sizeof(*t->v))) == NULL) {
-		if (!t->full)
-			log_warnx("not listing %s in the status, nor any more "
-			          "addresses kiwi does not claim: %zu are "
-			          "listed already, or out of memory",
-			    addr_fmt(&n->addr, ip, sizeof(ip)), t->n);
-		t->full = true;
+	if ((v = reallocarray(t->v, cap, sizeof(*t->v))) == NULL) {
+		note_refused(c, n, "out of memory");
 		return -1;
 	}
 	t->v = v;

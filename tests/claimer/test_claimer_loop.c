@@ -62,6 +62,7 @@ static const char *spawn_node = "n1";
 static bool spawn_no_link;
 /* A control socket, a loopback range, and the log through a pipe. */
 static bool spawn_notes;
+static unsigned int spawn_max; /* max-addresses; 0: the default */
 static char sock_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 static int child_log = -1; /* in the child: the pipe to the test */
 
@@ -119,6 +120,8 @@ spawn(struct child *ch, const char *endpoints)
 	cfg.ncidrs = 2;
 	if (spawn_notes)
 		notes_config(&cfg);
+	if (spawn_max > 0)
+		cfg.max_addresses = spawn_max;
 	log_pipe(lp);
 	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sp), 0);
 	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, wp), 0);
@@ -210,6 +213,7 @@ teardown(void **state)
 	spawn_inherit = 0;
 	spawn_no_link = false;
 	spawn_notes = false;
+	spawn_max = 0;
 	return 0;
 }
 
@@ -1502,6 +1506,37 @@ test_note_removed(void **state)
 	stop(ch);
 }
 
+static int
+setup_notes_cap(void **state)
+{
+	spawn_max = 3;
+	return setup_notes(state);
+}
+
+/* Notes are capped at max-addresses too; the cap is said once. */
+static void
+test_note_cap(void **state)
+{
+	struct child *ch = *state;
+	char ip[32];
+	int i;
+
+	for (i = 1; i <= 5; i++) {
+		snprintf(ip, sizeof(ip), "10.9.9.%d", i);
+		note(ch, ip, ADDR_OUT_OF_RANGE);
+	}
+	barrier(ch, "192.168.1.50");
+	expect_note("10.9.9.3", "out of range", NULL);
+	assert_false(listed("10.9.9.4"));
+	assert_false(listed("10.9.9.5"));
+	expect_log(ch,
+	    "not listing 10.9.9.4 in the status, nor any more addresses "
+	    "kiwi does not claim: max-addresses are listed already",
+	    1000);
+	assert_false(logged(ch, "not listing 10.9.9.5"));
+	stop(ch);
+}
+
 /*
  * Three members; the claimer talks to the first.  When sig hits that
  * member, the lease and every claim stay (no withdrawal, no new
@@ -1645,6 +1680,8 @@ main(int argc, char **argv)
 		    test_desire_unclaimable_refused, setup_notes, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_note_removed, setup_notes, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_note_cap, setup_notes_cap, teardown),
 	};
 	char pid[32];
 
