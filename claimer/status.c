@@ -173,6 +173,20 @@ ports_json(const struct kiwi_ipset *s)
 	return a;
 }
 
+/* Every Service naming the address: the set's own, then the others. */
+static json_t *
+services_json(const struct kiwi_ipset *s)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	if (a != NULL)
+		json_array_append_new(a, json_string(s->service));
+	for (i = 0; a != NULL && i < s->nalso; i++)
+		json_array_append_new(a, json_string(s->also[i]));
+	return a;
+}
+
 static const char *
 reason_of(const struct claim *cl)
 {
@@ -190,10 +204,11 @@ claim_json(const struct claimer *c, const struct claim *cl)
 	const char *reason = reason_of(cl);
 
 	snprintf(mark, sizeof(mark), "0x%x", c->cfg->mark);
-	return json_pack("{s:s, s:s, s:s?, s:s?, s:s, s:o, s:s, s:I}",
+	return json_pack("{s:s, s:s, s:s?, s:s?, s:s, s:o, s:o, s:s, s:I}",
 	    "address", claim_ip(cl, ip), "state", state_names[cl->shown],
 	    "holder", cl->holder, "reason", reason, "service", cl->want.service,
-	    "ports", ports_json(&cl->want), "mark", mark, "since",
+	    "services", services_json(&cl->want), "ports",
+	    ports_json(&cl->want), "mark", mark, "since",
 	    (json_int_t)cl->since);
 }
 

@@ -302,15 +302,21 @@ msg_encode_ipset(const struct kiwi_ipset *s, uint8_t *buf, size_t cap)
 	size_t need, i;
 	uint8_t *p;
 
-	if (s->nrules > KIWI_MAX_RULES || addr_len(&s->addr) == 0)
+	if (s->nrules > KIWI_MAX_RULES || s->nalso > KIWI_MAX_ALSO ||
+	    addr_len(&s->addr) == 0)
 		return -EINVAL;
-	need = KIWI_IPSET_WIRELEN + s->nrules * KIWI_RULE_WIRELEN;
+	need = KIWI_IPSET_WIRELEN + s->nrules * KIWI_RULE_WIRELEN +
+	    s->nalso * KIWI_NAME_LEN;
 	if (cap < need)
 		return -EMSGSIZE;
 	memset(buf, 0, need);
 	encode_addr_at(&s->addr, buf);
 	put16(buf + 20, (uint16_t)s->nrules);
+	put16(buf + 22, (uint16_t)s->nalso);
 	memcpy(buf + 24, s->service, strnlen(s->service, KIWI_NAME_LEN - 1));
+	p = buf + KIWI_IPSET_WIRELEN + s->nrules * KIWI_RULE_WIRELEN;
+	for (i = 0; i < s->nalso; i++, p += KIWI_NAME_LEN)
+		memcpy(p, s->also[i], strnlen(s->also[i], KIWI_NAME_LEN - 1));
 	for (i = 0; i < s->nrules; i++) {
 		const struct kiwi_rule *r = &s->rules[i];
 
@@ -331,20 +337,45 @@ decode_rule_at(const uint8_t *p, struct kiwi_rule *r)
 	return 0;
 }
 
+/*
+ * The other Services of s, from p: each a valid name after the one
+ * before it, so that one set has one spelling.
+ */
+static int
+decode_also_at(const uint8_t *p, size_t n, struct kiwi_ipset *s)
+{
+	const char *prev = s->service;
+	size_t i;
+
+	if (n > 0 && (s->also = calloc(n, KIWI_NAME_LEN)) == NULL)
+		return -ENOMEM;
+	s->nalso = n;
+	for (i = 0; i < n; i++, p += KIWI_NAME_LEN) {
+		if (decode_name_at(p, s->also[i]) < 0 ||
+		    strcmp(prev, s->also[i]) >= 0)
+			return -EBADMSG;
+		prev = s->also[i];
+	}
+	return 0;
+}
+
 int
 msg_decode_ipset(const uint8_t *body, size_t len, struct kiwi_ipset *s)
 {
-	size_t n, i;
+	size_t n, nalso, i;
 	int rc;
 
 	ipset_init(s);
 	if (len < KIWI_IPSET_WIRELEN)
 		return -EBADMSG;
 	n = get16(body + 20);
-	if (n > KIWI_MAX_RULES ||
-	    len != KIWI_IPSET_WIRELEN + n * KIWI_RULE_WIRELEN)
+	nalso = get16(body + 22);
+	if (n > KIWI_MAX_RULES || nalso > KIWI_MAX_ALSO ||
+	    len !=
+	        KIWI_IPSET_WIRELEN + n * KIWI_RULE_WIRELEN +
+	            nalso * KIWI_NAME_LEN)
 		return -EBADMSG;
-	if (get16(body + 22) != 0 || !all_zero(body + 152, 16))
+	if (!all_zero(body + 152, 16))
 		return -EBADMSG;
 	if ((rc = decode_addr_at(body, &s->addr)) < 0 ||
 	    (rc = decode_name_at(body + 24, s->service)) < 0)
@@ -361,7 +392,11 @@ msg_decode_ipset(const uint8_t *body, size_t len, struct kiwi_ipset *s)
 			return rc;
 		}
 	}
-	return 0;
+	rc = decode_also_at(
+	    body + KIWI_IPSET_WIRELEN + n * KIWI_RULE_WIRELEN, nalso, s);
+	if (rc < 0)
+		ipset_free(s);
+	return rc;
 }
 
 ssize_t
@@ -626,21 +661,33 @@ ipset_free(struct kiwi_ipset *s)
 	free(s->rules);
 	s->rules = NULL;
 	s->nrules = 0;
+	free(s->also);
+	s->also = NULL;
+	s->nalso = 0;
+}
+
+/* A heap copy of n elements of size at src, or NULL (also for 0). */
+static void *
+dup_array(const void *src, size_t n, size_t size)
+{
+	void *p;
+
+	if (n == 0 || (p = calloc(n, size)) == NULL)
+		return NULL;
+	return memcpy(p, src, n * size);
 }
 
 int
 ipset_copy(struct kiwi_ipset *dst, const struct kiwi_ipset *src)
 {
 	*dst = *src;
-	dst->rules = NULL;
-	if (src->nrules == 0)
-		return 0;
-	dst->rules = calloc(src->nrules, sizeof(*dst->rules));
-	if (dst->rules == NULL) {
-		dst->nrules = 0;
+	dst->rules = dup_array(src->rules, src->nrules, sizeof(*src->rules));
+	dst->also = dup_array(src->also, src->nalso, sizeof(*src->also));
+	if ((src->nrules > 0 && dst->rules == NULL) ||
+	    (src->nalso > 0 && dst->also == NULL)) {
+		ipset_free(dst);
 		return -ENOMEM;
 	}
-	memcpy(dst->rules, src->rules, src->nrules * sizeof(*src->rules));
 	return 0;
 }
 
@@ -650,8 +697,11 @@ ipset_equal(const struct kiwi_ipset *a, const struct kiwi_ipset *b)
 	size_t i;
 
 	if (!addr_equal(&a->addr, &b->addr) || a->nrules != b->nrules ||
-	    strcmp(a->service, b->service) != 0)
+	    a->nalso != b->nalso || strcmp(a->service, b->service) != 0)
 		return 0;
+	for (i = 0; i < a->nalso; i++)
+		if (strcmp(a->also[i], b->also[i]) != 0)
+			return 0;
 	for (i = 0; i < a->nrules; i++) {
 		const struct kiwi_rule *x = &a->rules[i], *y = &b->rules[i];
 

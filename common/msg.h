@@ -27,16 +27,19 @@
  *	offset 1  u8   reserved[3]
  *	offset 4  u8   address[16] IPv4 in the first 4 bytes, rest zero
  *
- *   ipset     DESIRE, CLAIM                    168 + 4 * nrules bytes
+ *   ipset     DESIRE, CLAIM     168 + 4 * nrules + 128 * nalso bytes
  *	offset 0   addr (as above)
  *	offset 20  u16  nrules     at most KIWI_MAX_RULES
- *	offset 22  u16  reserved
+ *	offset 22  u16  nalso      at most KIWI_MAX_ALSO
  *	offset 24  char service[KIWI_NAME_LEN]  "namespace/name", NUL-padded
  *	offset 152 u32  reserved[4]
  *	offset 168 rule[nrules], each 4 bytes:
  *		offset 0  u8   proto     6 (tcp), 17 (udp) or 132 (sctp)
  *		offset 1  u8   reserved
  *		offset 2  u16  port      1..65535
+ *	then       char also[nalso][KIWI_NAME_LEN]  the other Services
+ *	           that name the address, each after the one before it
+ *	           (and after service) in byte order
  *
  *   result    RESULT                                       24 bytes
  *	offset 0  addr
@@ -93,6 +96,7 @@
 #define KIWI_MSG_MAX 65536
 #define KIWI_NAME_LEN 128
 #define KIWI_MAX_RULES 256
+#define KIWI_MAX_ALSO 31 /* other Services named with a shared address */
 
 #define KIWI_ADDR_WIRELEN 20
 #define KIWI_IPSET_WIRELEN 168
@@ -180,9 +184,11 @@ struct kiwi_rule {
 /* An address with every rule that marks its traffic. */
 struct kiwi_ipset {
 	struct kiwi_addr addr;
-	char service[KIWI_NAME_LEN];
+	char service[KIWI_NAME_LEN]; /* the first Service naming it */
 	size_t nrules;
 	struct kiwi_rule *rules; /* heap; ipset_free releases it */
+	size_t nalso;
+	char (*also)[KIWI_NAME_LEN]; /* heap: the others, sorted */
 };
 
 struct kiwi_msg {

@@ -210,19 +210,20 @@ str_or(json_t *o, const char *key, const char *dflt)
 	return s != NULL && *s != '\0' ? s : dflt;
 }
 
+/* The strings of a JSON array joined with commas, or "-". */
 static char *
-join_ports(json_t *ports)
+join_list(json_t *list)
 {
 	size_t i, n = 0;
 	json_t *p;
 	size_t off = 0;
 	char *s;
 
-	json_array_foreach(ports, i, p) n +=
+	json_array_foreach(list, i, p) n +=
 	    strlen(json_string_value(p) ? json_string_value(p) : "") + 1;
 	if ((s = calloc(1, n + 2)) == NULL)
 		return NULL;
-	json_array_foreach(ports, i, p)
+	json_array_foreach(list, i, p)
 	{
 		const char *v =
 		    json_string_value(p) ? json_string_value(p) : "";
@@ -296,8 +297,10 @@ address_row(json_t *doc, json_t *a, struct row *r)
 	r->cell[0] = strdup(str_or(a, "address", "?"));
 	r->cell[1] = state_cell(a);
 	r->cell[2] = strdup(holder);
-	r->cell[3] = strdup(str_or(a, "service", "-"));
-	r->cell[4] = join_ports(json_object_get(a, "ports"));
+	r->cell[3] = json_is_array(json_object_get(a, "services"))
+	    ? join_list(json_object_get(a, "services"))
+	    : strdup(str_or(a, "service", "-"));
+	r->cell[4] = join_list(json_object_get(a, "ports"));
 	r->cell[5] = strdup(str_or(a, "mark", "-"));
 	r->cell[6] = strdup(age);
 }

@@ -172,8 +172,33 @@ add_rule(struct kiwi_ipset *set, const struct svc_port *p)
 }
 
 /*
+ * The Services after the first that name the set's address, for the
+ * status: in key order, as the message wants them.
+ * XXX Past KIWI_MAX_ALSO of them the rest go unnamed; they still get
+ * their rules.
+ */
+static int
+add_also(const struct desired *d, const size_t *idx, size_t n,
+    struct kiwi_ipset *set)
+{
+	size_t i;
+
+	if (n < 2)
+		return 0;
+	set->nalso = n - 1 < KIWI_MAX_ALSO ? n - 1 : KIWI_MAX_ALSO;
+	if ((set->also = calloc(set->nalso, sizeof(*set->also))) == NULL) {
+		set->nalso = 0;
+		return -ENOMEM;
+	}
+	for (i = 0; i < set->nalso; i++)
+		msg_name_set(set->also[i], d->svcs[idx[i + 1]].key);
+	return 0;
+}
+
+/*
  * The ipset for a from the Services at idx[0..n), in key order: the
- * union of their rules, named for the first of them.
+ * union of their rules, named for the first of them and listing the
+ * others.
  */
 static int
 build_set(const struct desired *d, const struct kiwi_addr *a, const size_t *idx,
@@ -181,6 +206,7 @@ build_set(const struct desired *d, const struct kiwi_addr *a, const size_t *idx,
 {
 	const struct service *s;
 	size_t i, j, cap = 0;
+	int rc;
 
 	memset(out, 0, sizeof(*out));
 	out->set.addr = *a;
@@ -209,7 +235,9 @@ build_set(const struct desired *d, const struct kiwi_addr *a, const size_t *idx,
 			if (add_rule(&out->set, &s->ports[j]) < 0)
 				out->truncated = true;
 	}
-	return 0;
+	if ((rc = add_also(d, idx, n, &out->set)) < 0)
+		ipset_free(&out->set);
+	return rc;
 }
 
 static void

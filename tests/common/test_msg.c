@@ -62,6 +62,44 @@ test_ipset_roundtrip(void **state)
 	ipset_free(&a);
 }
 
+static void expect_bad(
+    const uint8_t *good, size_t len, size_t off, uint8_t val);
+
+/* The other Services of a shared address: valid, sorted, counted. */
+static void
+test_ipset_also(void **state)
+{
+	static uint8_t buf[KIWI_MSG_MAX];
+	size_t at = KIWI_IPSET_WIRELEN + 2 * KIWI_RULE_WIRELEN;
+	struct kiwi_ipset a, b;
+	ssize_t len;
+
+	(void)state;
+	make_ipset(&a, 2);
+	a.nalso = 2;
+	assert_non_null(a.also = calloc(2, sizeof(*a.also)));
+	assert_int_equal(msg_name_set(a.also[0], "default/x"), 0);
+	assert_int_equal(msg_name_set(a.also[1], "kube/y"), 0);
+	len = msg_encode_ipset(&a, buf, sizeof(buf));
+	assert_int_equal(len, at + 2 * KIWI_NAME_LEN);
+	assert_int_equal(msg_decode_ipset(buf, (size_t)len, &b), 0);
+	assert_true(ipset_equal(&a, &b));
+	assert_string_equal(b.also[1], "kube/y");
+	ipset_free(&b);
+	expect_bad(buf, (size_t)len, at, 'a'); /* before the set's own */
+	expect_bad(buf, (size_t)len, at + KIWI_NAME_LEN, 'a'); /* unsorted */
+	expect_bad(buf, (size_t)len, at + 3, ' '); /* not a name */
+	expect_bad(buf, (size_t)len, 22, 3); /* nalso vs length */
+	/* The same Service twice. */
+	assert_int_equal(msg_name_set(a.also[1], "default/x"), 0);
+	len = msg_encode_ipset(&a, buf, sizeof(buf));
+	assert_int_equal(msg_decode_ipset(buf, (size_t)len, &b), -EBADMSG);
+	a.nalso = KIWI_MAX_ALSO + 1;
+	assert_int_equal(msg_encode_ipset(&a, buf, sizeof(buf)), -EINVAL);
+	a.nalso = 2;
+	ipset_free(&a);
+}
+
 /* Flip one field of a valid encoded ipset and expect a refusal. */
 static void
 expect_bad(const uint8_t *good, size_t len, size_t off, uint8_t val)
@@ -91,7 +129,7 @@ test_ipset_refusals(void **state)
 	expect_bad(buf, (size_t)len, 1, 1); /* reserved */
 	expect_bad(buf, (size_t)len, 10, 1); /* IPv4 tail not zero */
 	expect_bad(buf, (size_t)len, 20, 3); /* nrules vs length */
-	expect_bad(buf, (size_t)len, 22, 1); /* reserved */
+	expect_bad(buf, (size_t)len, 22, 1); /* nalso vs length */
 	expect_bad(buf, (size_t)len, 24, 0); /* empty service */
 	expect_bad(buf, (size_t)len, 26, ' '); /* bad character */
 	expect_bad(buf, (size_t)len, 24 + 20, 'x'); /* junk after NUL */
@@ -389,6 +427,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_ipset_also),
 		cmocka_unit_test(test_ipset_roundtrip),
 		cmocka_unit_test(test_ipset_refusals),
 		cmocka_unit_test(test_addr_result),

@@ -1,7 +1,8 @@
 #!/bin/bash
 # `kiwi status` against a running kiwi in a namespace: one address held
 # here, one held by another node (a key put in etcd on another lease),
-# one out of range, one never announceable; the table, the JSON, the cluster view, the socket's
+# one out of range, one never announceable, and a second Service on the
+# address held here; the table, the JSON, the cluster view, the socket's
 # mode and owner, and the message when kiwi is not running.
 . "${KIWI_SRC:-$(dirname "$0")/../..}/tests/lib/common.sh"
 . "$KIWI_SRC/tests/supervisor/operator_lib.sh"
@@ -26,7 +27,11 @@ cat >"$T_TMP/seed.json" <<JSON
   "metadata": {"namespace": "default", "name": "web"},
   "spec": {"externalIPs": ["$ip_here", "$ip_there", "$ip_out", "$ip_edge"],
            "ports": [{"port": 8080, "protocol": "TCP"},
-                     {"port": 53, "protocol": "UDP"}]}}]
+                     {"port": 53, "protocol": "UDP"}]}},
+ {"apiVersion": "v1", "kind": "Service",
+  "metadata": {"namespace": "default", "name": "web-alt"},
+  "spec": {"externalIPs": ["$ip_here"],
+           "ports": [{"port": 8080, "protocol": "TCP"}]}}]
 JSON
 kube_fixture_start "$node" --seed "$T_TMP/seed.json"
 
@@ -62,7 +67,7 @@ head -2 "$T_TMP/table" | tail -1 |
 	grep -Eq '^ADDRESS +STATE +HOLDER +SERVICES +PORTS +MARK +SINCE$' ||
 	fail "bad header: $(cat "$T_TMP/table")"
 row $ip_here | grep -Eq \
-	"^$ip_here +held +node-a +default/web +8080/tcp,53/udp +0x20 +[0-9]+s$" ||
+	"^$ip_here +held +node-a +default/web,default/web-alt +8080/tcp,53/udp +0x20 +[0-9]+s$" ||
 	fail "bad row for $ip_here: $(cat "$T_TMP/table")"
 row $ip_there | grep -Eq \
 	"^$ip_there +standby +node-b +default/web +8080/tcp,53/udp +0x20 +[0-9]+s$" ||
@@ -96,6 +101,7 @@ assert e["state"] == "refused" and "broadcast" in e["reason"], e
 assert abs(o["since"] - time.time()) < 60, o
 h, t = by[here], by[there]
 assert h["state"] == "held" and h["service"] == "default/web", h
+assert h["services"] == ["default/web", "default/web-alt"], h
 assert h["ports"] == ["8080/tcp", "53/udp"] and h["mark"] == "0x20", h
 assert t["state"] == "standby" and t["holder"] == "node-b", t
 assert abs(h["since"] - time.time()) < 60, h

@@ -97,6 +97,9 @@ test_shared_ip(void **state)
 	assert_rule(s, 0, KIWI_PROTO_TCP, 443);
 	assert_rule(s, 1, KIWI_PROTO_UDP, 53);
 	assert_rule(s, 2, KIWI_PROTO_TCP, 80);
+	/* The other one is named too, for the status. */
+	assert_int_equal(s->nalso, 1);
+	assert_string_equal(s->also[0], "web/b");
 
 	/* Unchanged: nothing to say. */
 	upsert(&d, "web/b", "192.0.2.1", "[{\"port\":80}]", &ch);
