@@ -81,7 +81,7 @@ test_ipset_also(void **state)
 	assert_int_equal(msg_name_set(a.also[0], "default/x"), 0);
 	assert_int_equal(msg_name_set(a.also[1], "kube/y"), 0);
 	len = msg_encode_ipset(&a, buf, sizeof(buf));
-	assert_int_equal(len, at + 2 * KIWI_NAME_LEN);
+	assert_int_equal(len, at + 2 * (size_t)KIWI_NAME_LEN);
 	assert_int_equal(msg_decode_ipset(buf, (size_t)len, &b), 0);
 	assert_true(ipset_equal(&a, &b));
 	assert_string_equal(b.also[1], "kube/y");
