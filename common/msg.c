@@ -692,21 +692,31 @@ ipset_copy(struct kiwi_ipset *dst, const struct kiwi_ipset *src)
 }
 
 int
-ipset_equal(const struct kiwi_ipset *a, const struct kiwi_ipset *b)
+ipset_same_rules(const struct kiwi_ipset *a, const struct kiwi_ipset *b)
 {
 	size_t i;
 
-	if (!addr_equal(&a->addr, &b->addr) || a->nrules != b->nrules ||
-	    a->nalso != b->nalso || strcmp(a->service, b->service) != 0)
+	if (!addr_equal(&a->addr, &b->addr) || a->nrules != b->nrules)
 		return 0;
-	for (i = 0; i < a->nalso; i++)
-		if (strcmp(a->also[i], b->also[i]) != 0)
-			return 0;
 	for (i = 0; i < a->nrules; i++) {
 		const struct kiwi_rule *x = &a->rules[i], *y = &b->rules[i];
 
 		if (x->proto != y->proto || x->port != y->port)
 			return 0;
 	}
+	return 1;
+}
+
+int
+ipset_equal(const struct kiwi_ipset *a, const struct kiwi_ipset *b)
+{
+	size_t i;
+
+	if (!ipset_same_rules(a, b) || a->nalso != b->nalso ||
+	    strcmp(a->service, b->service) != 0)
+		return 0;
+	for (i = 0; i < a->nalso; i++)
+		if (strcmp(a->also[i], b->also[i]) != 0)
+			return 0;
 	return 1;
 }

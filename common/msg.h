@@ -266,7 +266,9 @@ void ipset_init(struct kiwi_ipset *s);
 void ipset_free(struct kiwi_ipset *s);
 /* Deep copy; 0 or -ENOMEM. */
 int ipset_copy(struct kiwi_ipset *dst, const struct kiwi_ipset *src);
-/* Same address, service and rules in the same order. */
+/* Same address and rules in the same order. */
+int ipset_same_rules(const struct kiwi_ipset *a, const struct kiwi_ipset *b);
+/* The same, and the same Services. */
 int ipset_equal(const struct kiwi_ipset *a, const struct kiwi_ipset *b);
 
 #endif

@@ -367,7 +367,8 @@ static int
 hold(struct netagent *na, struct kiwi_ipset *s, ssize_t idx)
 {
 	if (idx >= 0) {
-		if (!ipset_equal(&na->held[idx], s))
+		/* Only the rules are in the chain; names change nothing. */
+		if (!ipset_same_rules(&na->held[idx], s))
 			na->dirty |= ipt_family_bit(s->addr.family);
 		ipset_free(&na->held[idx]);
 		na->held[idx] = *s;
