@@ -129,7 +129,7 @@ void netagent_gone(struct claimer *c, const char *why);
 int na_send(struct claimer *c, uint8_t type, const void *body, size_t len);
 int na_send_addr(struct claimer *c, uint8_t type, const struct kiwi_addr *a);
 int na_send_ipset(struct claimer *c, uint8_t type, const struct kiwi_ipset *s);
-int na_send_u32(struct claimer *c, uint8_t type, uint32_t v);
+int na_send_u64(struct claimer *c, uint8_t type, uint64_t v);
 /* Send what waits for the netagent, when its socket has room. */
 void na_flush(struct claimer *c);
 void release_all(struct claimer *c, bool lost);

@@ -103,9 +103,9 @@ na_send_ipset(struct claimer *c, uint8_t type, const struct kiwi_ipset *s)
 }
 
 int
-na_send_u32(struct claimer *c, uint8_t type, uint32_t v)
+na_send_u64(struct claimer *c, uint8_t type, uint64_t v)
 {
-	uint8_t buf[KIWI_U32_WIRELEN] = { 0 };
+	uint8_t buf[KIWI_U64_WIRELEN];
 
 	memcpy(buf, &v, sizeof(v));
 	return na_send(c, type, buf, sizeof(buf));

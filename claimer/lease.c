@@ -62,19 +62,21 @@ tell_supervisor(struct claimer *c, int64_t id)
 }
 
 /*
- * Tell the netagent how long every claim sent so far holds; it lets
- * them go by itself when that runs out.  Addresses it let go for want
- * of a vouch may be claimed again now.
+ * Tell the netagent until when every claim sent so far holds; it lets
+ * them go by itself then.  A time, not a length, so that a VOUCH that
+ * waits in the socket while the netagent is busy or stopped does not
+ * stretch the trust.  Addresses it let go for want of a vouch may be
+ * claimed again now.
  */
 static void
 vouch(struct claimer *c)
 {
-	int64_t left = c->renewed + c->safe - now_ms();
+	int64_t until = c->renewed + c->safe;
 	size_t i;
 
-	if (c->na_fd < 0 || left <= 0)
+	if (c->na_fd < 0 || until <= now_ms())
 		return;
-	if (na_send_u32(c, MSG_VOUCH, (uint32_t)left) < 0)
+	if (na_send_u64(c, MSG_VOUCH, (uint64_t)until) < 0)
 		return;
 	c->vouch_lapsed = false;
 	for (i = 0; i < c->table.n; i++) {

@@ -45,14 +45,15 @@
  *	offset 0  addr
  *	offset 20 i32  error      0, or a negative errno value
  *
- *   u32       VOUCH, LINK                                 8 bytes
- *	offset 0  u32  value      VOUCH: ms from receipt for which every
- *	                          claim sent so far is vouched for;
- *	                          LINK: 1 usable, 0 down or no carrier
+ *   u32       LINK                                          8 bytes
+ *	offset 0  u32  value      1 usable, 0 down or no carrier
  *	offset 4  u32  reserved   must be zero
  *
- *   u64       LEASE                                         8 bytes
- *	offset 0  u64  lease id   0: none
+ *   u64       VOUCH, LEASE                                  8 bytes
+ *	offset 0  u64  value      VOUCH: the time, in ms on CLOCK_MONOTONIC
+ *	                          (one clock for every process of a host),
+ *	                          until which every claim sent so far is
+ *	                          vouched for; LEASE: the lease id, 0 none
  *
  *   stats     STATS                                        64 bytes
  *	offset 0  u64  counter[KIWI_STATS_N], each a running total since
@@ -122,7 +123,7 @@ enum kiwi_msg_type {
 	MSG_RESULT = 9, /* netagent -> claimer: outcome of CLAIM */
 	MSG_RELEASE_ALL_DONE = 10, /* netagent -> claimer: all dropped */
 	MSG_READY = 11, /* claimer -> supervisor: first full set handled */
-	MSG_VOUCH = 12, /* claimer -> netagent: claims hold for valid_ms */
+	MSG_VOUCH = 12, /* claimer -> netagent: claims hold until a time */
 	MSG_LINK = 13, /* netagent -> claimer: the interface is up or down */
 	MSG_LEASE = 14, /* claimer -> supervisor: the lease claims are on */
 	MSG_DETACH = 15, /* supervisor -> claimer: withdraw, exit, keep lease */

@@ -14,6 +14,7 @@
 #include "netagent.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <stdio.h>
 #include <signal.h>
@@ -459,26 +460,31 @@ on_release_all(struct netagent *na, const struct kiwi_msg *m)
 }
 
 /*
- * The claimer vouches for every claim so far for ms from now; never
- * for longer than the TTL, whatever it says.
- * XXX VOUCH carries no send time: one that waited in the socket (the
- * netagent stalled on the xtables lock, or stopped) counts from when
- * it is read, so the claimer must leave that much margin.
+ * The claimer vouches for every claim so far until a time on the
+ * monotonic clock, which it and the netagent share; never for longer
+ * than the TTL from now, whatever it says.  One that waited in the
+ * socket while the netagent was stalled may have run out already.
  */
 static int
 on_vouch(struct netagent *na, const struct kiwi_msg *m)
 {
-	uint32_t ms;
+	int64_t now = now_ms(), until, cap = now + na->cfg->ttl * 1000;
+	uint64_t v;
 
-	if (msg_decode_u32(m->body, m->len, &ms) < 0)
+	if (msg_decode_u64(m->body, m->len, &v) < 0)
 		return -EBADMSG;
-	if (ms > na->cfg->ttl * 1000)
-		ms = na->cfg->ttl * 1000;
+	until = v > (uint64_t)cap ? cap : (int64_t)v;
+	if (until < now)
+		until = now;
 	if (!na->vouched)
-		log_info("the claimer vouches for its claims for %u ms", ms);
+		log_info("the claimer vouches for its claims for %" PRId64
+		         " ms",
+		    until - now);
 	else
-		log_debug("the claimer vouches for its claims for %u ms", ms);
-	na->vouch_until = now_ms() + ms;
+		log_debug("the claimer vouches for its claims for %" PRId64
+		          " ms",
+		    until - now);
+	na->vouch_until = until;
 	na->vouched = true;
 	na->renew_to = na->nheld;
 	return 0;

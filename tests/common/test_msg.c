@@ -240,9 +240,9 @@ test_u32_u64(void **state)
 
 	(void)state;
 	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
-	assert_int_equal(msg_send_u32(sv[0], MSG_VOUCH, 6666), 0);
+	assert_int_equal(msg_send_u32(sv[0], MSG_LINK, 6666), 0);
 	assert_int_equal(msg_recv(sv[1], &m), 1);
-	assert_int_equal(m.type, MSG_VOUCH);
+	assert_int_equal(m.type, MSG_LINK);
 	assert_int_equal(msg_decode_u32(m.body, m.len, &v32), 0);
 	assert_int_equal(v32, 6666);
 	assert_int_equal(msg_decode_u32(m.body, m.len - 1, &v32), -EBADMSG);

@@ -635,10 +635,13 @@ release(const char *s)
 	assert_int_equal(msg_send_addr(ag.claimer, MSG_RELEASE, &a), 0);
 }
 
+/* VOUCH until ms from now, as the claimer says it: a time. */
 static void
 vouch(uint32_t ms)
 {
-	assert_int_equal(msg_send_u32(ag.claimer, MSG_VOUCH, ms), 0);
+	assert_int_equal(msg_send_u64(ag.claimer, MSG_VOUCH,
+	                     (uint64_t)(now_ms() + (int64_t)ms)),
+	    0);
 }
 
 /* The next message is LINK with this value. */
@@ -1293,6 +1296,32 @@ test_vouch_expiry(void **state)
 	agent_stop();
 }
 
+/*
+ * A VOUCH that waited in the socket while the netagent was stopped
+ * counts from when the claimer sent it, not from when it is read: one
+ * that ran out meanwhile vouches for nothing.
+ */
+static void
+test_vouch_stale(void **state)
+{
+	int64_t t0;
+
+	(void)state;
+	agent_unvouched();
+	vouch(4000);
+	assert_int_equal(claim(&api), 0);
+	assert_int_equal(kill(ag.pid, SIGSTOP), 0);
+	vouch(1000);
+	usleep(1500 * 1000);
+	assert_true(kiwi_addr_shown("10.50.0.2")); /* the kernel's 3 s */
+	t0 = now_ms();
+	assert_int_equal(kill(ag.pid, SIGCONT), 0);
+	assert_int_equal(result_for("10.50.0.2"), -ETIMEDOUT);
+	assert_true(now_ms() - t0 < 500);
+	assert_false(addr_shown("10.50.0.2"));
+	agent_stop();
+}
+
 static void
 test_claim_unvouched(void **state)
 {
@@ -1719,6 +1748,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_sweep, teardown),
 		cmocka_unit_test_teardown(test_renew_many, teardown),
+		cmocka_unit_test_teardown(test_vouch_stale, teardown),
 		cmocka_unit_test_teardown(test_claim_replace_release, teardown),
 		cmocka_unit_test_teardown(test_refusals, teardown),
 		cmocka_unit_test_teardown(test_wrong_sender, teardown),
