@@ -468,7 +468,7 @@ on_release_all(struct netagent *na, const struct kiwi_msg *m)
 static int
 on_vouch(struct netagent *na, const struct kiwi_msg *m)
 {
-	int64_t now = now_ms(), until, cap = now + na->cfg->ttl * 1000;
+	int64_t now = now_ms(), until, cap = now + (int64_t)na->cfg->ttl * 1000;
 	uint64_t v;
 
 	if (msg_decode_u64(m->body, m->len, &v) < 0)
