@@ -547,7 +547,8 @@ renew(struct netagent *na)
 
 	if (na->renew_to > na->nheld)
 		na->renew_to = na->nheld;
-	if (na->renew_to == 0)
+	/* A vouch that ran out withdraws them all next; nothing to renew. */
+	if (na->renew_to == 0 || now_ms() >= na->vouch_until)
 		return;
 	n = na->renew_to < RENEW_CHUNK ? na->renew_to : RENEW_CHUNK;
 	na->renew_to -= n;
