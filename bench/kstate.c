@@ -294,7 +294,7 @@ rules_read(void)
 		fprintf(stderr, "kstate: %s\n", iptc_strerror(errno));
 		exit(2);
 	}
-	/* Count afresh in a scratch field, then compare. */
+	/* One entry per rule now; the counts are rebuilt from them. */
 	memset(&ruled, 0, sizeof(ruled));
 	if (iptc_is_chain(chain, h)) {
 		for (e = iptc_first_rule(chain, h); e != NULL;

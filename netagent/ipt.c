@@ -301,8 +301,10 @@ mask_fill(uint8_t *m, size_t n, unsigned int prefix)
 {
 	size_t i;
 
-	for (i = 0; i<n; i++, prefix = prefix> 8 ? prefix - 8 : 0)
+	for (i = 0; i < n; i++) {
 		m[i] = prefix >= 8 ? 0xff : (uint8_t)(0xff00 >> prefix);
+		prefix = prefix > 8 ? prefix - 8 : 0;
+	}
 }
 
 /*

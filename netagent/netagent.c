@@ -468,23 +468,23 @@ on_release_all(struct netagent *na, const struct kiwi_msg *m)
 static int
 on_vouch(struct netagent *na, const struct kiwi_msg *m)
 {
-	int64_t now = now_ms(), until, cap = now + (int64_t)na->cfg->ttl * 1000;
-	uint64_t v;
+	int64_t now = now_ms(), ms, ttl = (int64_t)na->cfg->ttl * 1000;
+	uint64_t until;
 
-	if (msg_decode_u64(m->body, m->len, &v) < 0)
+	if (msg_decode_u64(m->body, m->len, &until) < 0)
 		return -EBADMSG;
-	until = v > (uint64_t)cap ? cap : (int64_t)v;
-	if (until < now)
-		until = now;
+	ms = until > (uint64_t)(now + ttl) ? ttl : (int64_t)until - now;
+	if (ms < 0)
+		ms = 0;
 	if (!na->vouched)
 		log_info("the claimer vouches for its claims for %" PRId64
 		         " ms",
-		    until - now);
+		    ms);
 	else
 		log_debug("the claimer vouches for its claims for %" PRId64
 		          " ms",
-		    until - now);
-	na->vouch_until = until;
+		    ms);
+	na->vouch_until = now + ms;
 	na->vouched = true;
 	na->renew_to = na->nheld;
 	return 0;
@@ -742,11 +742,12 @@ drain(struct netagent *na, enum peer p)
 static int
 commit(struct netagent *na)
 {
-	int64_t start = now_us(), took;
+	int64_t start, took;
 	int rc;
 
 	if (!na->dirty)
 		return 0;
+	start = now_us();
 	rc = ipt_sync(na->lock_fd, na->dirty, na->cfg, na->held, na->nheld);
 	took = now_us() - start;
 	nastats_observe(&na->st, (uint64_t)took, rc == 0);

@@ -14,9 +14,9 @@
 #   mn_holder IP                print the node holding IP now, or "-"
 #   mn_wait_holder IP SECS      wait for some node to hold IP; prints it
 #   mn_now                      ms since the epoch (the sampler's clock)
-#   mn_held_after IP MS         the first sampler line at or after MS in
-#                               which some node holds IP
-#   mn_taken_after IP MS        whether that line exists yet
+#   mn_held_after IP MS [NODE]  the first sampler line at or after MS in
+#                               which some node (not NODE) holds IP
+#   mn_taken_after IP MS [NODE] whether that line exists yet
 #   mn_check_overlap            fail if the sampler saw an overlap
 . "${KIWI_SRC:-$(dirname "${BASH_SOURCE[0]}")/../..}/tests/lib/common.sh"
 need_root
@@ -157,11 +157,12 @@ mn_wait_holder() {
 mn_now() { date +%s%3N; }
 
 # Whether the sampler saw some node hold IP at or after MS.
-mn_taken_after() { [ -n "$(mn_held_after "$1" "$2")" ]; }
+mn_taken_after() { [ -n "$(mn_held_after "$@")" ]; }
 
-# The first sampler line at or after MS where some node holds IP.
+# The first sampler line at or after MS where some node (other than
+# NODE, when given) holds IP.
 mn_held_after() {
-	awk -v ip="$1" -v after="$2" \
-		'$2 == ip && $1 >= after && $3 != "-" {print; exit}' \
+	awk -v ip="$1" -v after="$2" -v not="${3:--}" '$2 == ip &&
+	    $1 >= after && $3 != "-" && $3 != not {print; exit}' \
 		"$T_TMP/sampler.log"
 }

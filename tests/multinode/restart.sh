@@ -12,11 +12,12 @@ h=$(mn_wait_holder $ip_a 15) || fail "nobody holds $ip_a"
 sleep 1
 t0=$(mn_now)
 mn_kill "$h"
-wait_for 10 sh -c "[ \"\$(awk -v ip=$ip_a -v t=$t0 -v n=${MN_NODES[$h]} '\$2 == ip && \$1 >= t && \$3 != \"-\" && \$3 != n' $T_TMP/sampler.log)\" ]" ||
+wait_for 10 mn_taken_after $ip_a $t0 "${MN_NODES[$h]}" ||
 	{ cat "$T_TMP/sampler.log"; fail "$ip_a was not taken over"; }
 mn_check_overlap
 new=$(mn_holder $ip_a)
-ms=$(($(awk -v ip=$ip_a -v t=$t0 -v n=${MN_NODES[$h]} '$2 == ip && $1 >= t && $3 != "-" && $3 != n {print $1; exit}' "$T_TMP/sampler.log") - t0))
+line=$(mn_held_after $ip_a $t0 "${MN_NODES[$h]}")
+ms=$((${line%% *} - t0))
 echo "restart: $ip_a taken from SIGKILLed node$h in $ms ms"
 mn_start "$h"
 wait_for 10 grep -q "ready: the first full set" "$T_TMP/kiwi$h.log" ||
